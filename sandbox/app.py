@@ -1,0 +1,83 @@
+"""The sandbox's ASGI app: a Run402-compatible API over a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from . import api_admin, api_projects, api_rest, control
+from .context import RateLimiter, Sandbox
+from .errors import ApiError, api_error_handler
+from .keys import KeyRing
+from .postgres import EmbeddedPostgres
+
+__all__ = ["SandboxConfig", "create_app"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SandboxConfig:
+    """How a sandbox server runs."""
+
+    data_dir: Path
+    """Where the embedded Postgres keeps its cluster (unused with database_url)."""
+    database_url: str | None = None
+    """Use this existing Postgres (superuser DSN) instead of starting one."""
+    network: str = "eip155:84532"
+    """The x402 network paid routes ask for; Base Sepolia unless told otherwise."""
+    rate_limit: int = 100
+    """Requests per second per project before 429."""
+
+
+def create_app(config: SandboxConfig) -> FastAPI:
+    """A sandbox app; its lifespan starts Postgres (unless given one) and the pool."""
+    app = FastAPI(title="appwright sandbox", lifespan=_lifespan(config), docs_url=None, redoc_url=None)
+    app.add_exception_handler(ApiError, api_error_handler)
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+        expose_headers=["Content-Range", "PAYMENT-REQUIRED", "PAYMENT-RESPONSE"], max_age=600,
+    )
+    for module in (api_projects, api_admin, api_rest):
+        app.include_router(module.router)
+    return app
+
+
+def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        postgres = None
+        dsn = config.database_url
+        if dsn is None:
+            # Started from the server's own thread: the postmaster dies with that thread.
+            postgres = EmbeddedPostgres(data_dir=config.data_dir)
+            dsn = postgres.start()
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=2, max_size=32, init=_init_connection)
+            async with pool.acquire() as conn:
+                await control.migrate(conn)
+                secret = await control.jwt_secret(conn)
+            app.state.sandbox = Sandbox(
+                pool=pool, keys=KeyRing(secret=secret), network=config.network,
+                limiter=RateLimiter(limit=config.rate_limit),
+            )
+            app.state.postgres = postgres
+            try:
+                yield
+            finally:
+                await pool.close()
+        finally:
+            if postgres is not None:
+                postgres.stop()
+
+    return lifespan
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")

@@ -1,0 +1,125 @@
+"""What every route needs: the sandbox's state, and who is calling for which project."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+
+from .errors import ApiError
+from .keys import KeyRing, Principal
+from .projects import Project, ProjectCache
+
+__all__ = ["Sandbox", "sandbox_of", "bearer", "admin_project", "api_caller", "RateLimiter", "json_body"]
+
+
+class RateLimiter:
+    """At most `limit` requests per second per project, as the hosted service allows."""
+
+    def __init__(self, *, limit: int) -> None:
+        self._limit = limit
+        self._seen: dict[str, deque[float]] = {}
+
+    def check(self, project_id: str) -> None:
+        """Count one request, or refuse it with a 429 and retry_after."""
+        now = time.monotonic()
+        window = self._seen.setdefault(project_id, deque())
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= self._limit:
+            retry_after = round(1.0 - (now - window[0]), 3)
+            raise ApiError(
+                429, "rate_limited", f"more than {self._limit} requests per second for this project",
+                hint=f"retry after {retry_after} s", retry_after=retry_after,
+                headers={"Retry-After": str(max(1, round(retry_after)))},
+            )
+        window.append(now)
+
+
+@dataclass(kw_only=True)
+class Sandbox:
+    """The live state of one sandbox server."""
+
+    pool: asyncpg.Pool
+    """Superuser connections to the sandbox's database."""
+    keys: KeyRing
+    """Issues and checks project keys and user tokens."""
+    network: str = "eip155:84532"
+    """The x402 network paid routes ask for."""
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(limit=100))
+    """Per-project rate limit."""
+    projects: ProjectCache = field(default_factory=ProjectCache)
+    """Recently read project rows."""
+
+    async def project(self, project_id: str) -> Project:
+        """The project, or a 404."""
+        return await self.projects.get(self.pool, project_id)
+
+
+def sandbox_of(request: Request) -> Sandbox:
+    """The sandbox serving this request."""
+    return request.app.state.sandbox  # type: ignore[no-any-return]
+
+
+def bearer(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def admin_project(request: Request, project_id: str, *, write: bool = True) -> Project:
+    """The project of an admin route, checked against the service key in Authorization."""
+    sandbox = sandbox_of(request)
+    token = bearer(request)
+    if token is None:
+        raise ApiError(
+            401, "missing_service_key", "this route needs the project's service key",
+            hint="send it as Authorization: Bearer <service_key>",
+        )
+    principal = sandbox.keys.resolve(token)
+    _check_service(principal, project_id)
+    project = await sandbox.project(project_id)
+    project.check_access(write=write)
+    return project
+
+
+def _check_service(principal: Principal, project_id: str) -> None:
+    if principal.role != "service_role":
+        raise ApiError(
+            403, "service_key_required", "this route needs the service key, not an anon key or user token",
+            hint="send Authorization: Bearer <service_key>",
+        )
+    if principal.project_id != project_id:
+        raise ApiError(403, "wrong_project", "this key belongs to another project")
+
+
+async def api_caller(request: Request, *, write: bool) -> tuple[Principal, Project]:
+    """Who calls a REST/auth/storage route (apikey header) and for which project."""
+    sandbox = sandbox_of(request)
+    # A user token in Authorization wins over the anon key in apikey, as in Supabase.
+    token = bearer(request) or request.headers.get("apikey")
+    principal = sandbox.keys.resolve(token)
+    sandbox.limiter.check(principal.project_id)
+    project = await sandbox.project(principal.project_id)
+    project.check_access(write=write)
+    return principal, project
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty), or a 400 that says what is wrong."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "the body must be a JSON object")
+    return body

@@ -1,0 +1,163 @@
+"""The sandbox's own bookkeeping schema, `sandbox`, and its migrations.
+
+Projects, accounts and the payment ledger, used nonces, idempotent responses,
+auth users, deployments, subdomains and messages all live here, in the same
+database as the projects' schemas, so that a paid call's work, its charge and its
+stored response commit in one transaction or not at all. No project role has any
+privilege on this schema.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+
+__all__ = ["migrate", "jwt_secret"]
+
+_MIGRATIONS: list[str] = [
+    # 1: the whole first schema
+    """
+    CREATE SCHEMA IF NOT EXISTS sandbox;
+    REVOKE ALL ON SCHEMA sandbox FROM PUBLIC;
+    REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+    CREATE TABLE sandbox.meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE SEQUENCE sandbox.slot_seq;
+    CREATE TABLE sandbox.projects (
+        id text PRIMARY KEY,
+        slot text UNIQUE NOT NULL,
+        name text NOT NULL,
+        tier text NOT NULL,
+        wallet text,
+        status text NOT NULL DEFAULT 'active',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        lease_expires_at timestamptz NOT NULL,
+        api_calls bigint NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sandbox.accounts (
+        wallet text PRIMARY KEY,
+        balance_micros bigint NOT NULL DEFAULT 0 CHECK (balance_micros >= 0),
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE sandbox.ledger (
+        id bigserial PRIMARY KEY,
+        wallet text NOT NULL,
+        amount_micros bigint NOT NULL,
+        kind text NOT NULL,
+        description text NOT NULL,
+        project_id text,
+        tx text,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX ON sandbox.ledger (wallet, id);
+    CREATE TABLE sandbox.nonces (
+        payer text NOT NULL,
+        nonce text NOT NULL,
+        used_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (payer, nonce)
+    );
+    CREATE TABLE sandbox.idempotency (
+        key text NOT NULL,
+        method text NOT NULL,
+        path text NOT NULL,
+        status int NOT NULL,
+        body bytea NOT NULL,
+        headers jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (key, method, path)
+    );
+    CREATE TABLE sandbox.users (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        project_id text NOT NULL,
+        email text NOT NULL,
+        password_hash text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (project_id, email)
+    );
+    CREATE TABLE sandbox.refresh_tokens (
+        token_hash text PRIMARY KEY,
+        user_id uuid NOT NULL,
+        project_id text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz
+    );
+    CREATE TABLE sandbox.deployments (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE sandbox.deployment_files (
+        deployment_id text NOT NULL,
+        path text NOT NULL,
+        content bytea NOT NULL,
+        content_type text NOT NULL,
+        PRIMARY KEY (deployment_id, path)
+    );
+    CREATE TABLE sandbox.subdomains (
+        name text PRIMARY KEY,
+        deployment_id text NOT NULL,
+        project_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE sandbox.messages (
+        id bigserial PRIMARY KEY,
+        wallet text NOT NULL,
+        message text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE sandbox.faucet_grants (
+        address text NOT NULL,
+        amount_micros bigint NOT NULL,
+        granted_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX ON sandbox.faucet_grants (address, granted_at);
+    CREATE SCHEMA IF NOT EXISTS auth;
+    REVOKE ALL ON SCHEMA auth FROM PUBLIC;
+    GRANT USAGE ON SCHEMA auth TO PUBLIC;
+    CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+        SELECT nullif(current_setting('request.jwt.claims', true)::json->>'sub', '')::uuid
+    $$;
+    CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$
+        SELECT current_setting('request.jwt.claims', true)::json->>'role'
+    $$;
+    CREATE FUNCTION auth.email() RETURNS text LANGUAGE sql STABLE AS $$
+        SELECT current_setting('request.jwt.claims', true)::json->>'email'
+    $$;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO PUBLIC;
+    """,
+]
+
+_LOCK_ID = 402_402_402  # serialises concurrent migrations of one database
+
+
+async def migrate(conn: asyncpg.Connection) -> int:
+    """Bring the `sandbox` schema up to date; return its version."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_ID)
+        version = await _version(conn)
+        for number, sql in enumerate(_MIGRATIONS[version:], start=version + 1):
+            await conn.execute(sql)
+            await conn.execute(
+                "INSERT INTO sandbox.meta VALUES ('schema_version', $1) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", str(number),
+            )
+    return len(_MIGRATIONS)
+
+
+async def _version(conn: asyncpg.Connection) -> int:
+    exists = await conn.fetchval("SELECT to_regclass('sandbox.meta') IS NOT NULL")
+    if not exists:
+        return 0
+    value = await conn.fetchval("SELECT value FROM sandbox.meta WHERE key = 'schema_version'")
+    return int(value or 0)
+
+
+async def jwt_secret(conn: asyncpg.Connection) -> str:
+    """The secret that signs this sandbox's keys and tokens, made once and kept."""
+    await conn.execute(
+        "INSERT INTO sandbox.meta VALUES ('jwt_secret', $1) ON CONFLICT (key) DO NOTHING",
+        secrets.token_urlsafe(48),
+    )
+    return str(await conn.fetchval("SELECT value FROM sandbox.meta WHERE key = 'jwt_secret'"))

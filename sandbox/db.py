@@ -1,0 +1,82 @@
+"""Connections and the one way the sandbox runs SQL on a project's behalf.
+
+Every request that touches a project's data runs in a transaction on a superuser
+connection that first drops to the project's own role (`SET LOCAL ROLE`), pins the
+search path to the project's schema and sets `request.jwt.claims`, so RLS policies
+and `auth.uid()` see who is asking. The role reverts when the transaction ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+__all__ = ["as_role", "quote_ident", "quote_literal", "to_json", "jsonable"]
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A single-quoted SQL string literal (standard_conforming_strings is on)."""
+    if "\x00" in value:
+        raise ValueError("NUL bytes are not allowed in SQL text")
+    return "'" + value.replace("'", "''") + "'"
+
+
+@asynccontextmanager
+async def as_role(
+    conn: asyncpg.Connection, *, role: str, schema: str, claims: dict[str, str] | None = None,
+    statement_timeout_ms: int = 30_000,
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction (or savepoint) in which `conn` acts as `role` inside `schema`.
+
+    On success the connection is back to its own role before the (sub)transaction
+    ends, so the caller's outer transaction can go on writing the sandbox's tables.
+    """
+    setup = (
+        f"SET LOCAL ROLE {quote_ident(role)}; "
+        f"SET LOCAL search_path TO {quote_ident(schema)}, auth; "
+        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+        f"SELECT set_config('request.jwt.claims', {quote_literal(json.dumps(claims or {}))}, true)"
+    )
+    async with conn.transaction():
+        await conn.execute(setup)
+        yield conn
+        await conn.execute("RESET ROLE; SET LOCAL search_path TO DEFAULT")
+
+
+def jsonable(value: Any) -> Any:
+    """A value from asyncpg as something `json.dumps` writes."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value) if value == value.to_integral_value() or abs(value) < 1e15 else str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, asyncpg.Record):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def to_json(value: Any) -> str:
+    """JSON text of a value from asyncpg."""
+    return json.dumps(jsonable(value))
