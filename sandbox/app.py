@@ -12,7 +12,7 @@ import asyncpg
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from . import api_admin, api_projects, api_rest, control
+from . import api_admin, api_auth, api_billing, api_projects, api_rest, api_sites, api_subdomains, control
 from .context import RateLimiter, Sandbox
 from .errors import ApiError, api_error_handler
 from .keys import KeyRing
@@ -43,7 +43,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
         expose_headers=["Content-Range", "PAYMENT-REQUIRED", "PAYMENT-RESPONSE"], max_age=600,
     )
-    for module in (api_projects, api_admin, api_rest):
+    # Outermost: a site Host (<dpl_id>.sites.localhost, <name>.localhost) never reaches the API.
+    app.add_middleware(api_sites.SiteHostMiddleware)
+    for module in (api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing):
         app.include_router(module.router)
     return app
 
@@ -80,4 +82,9 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=_json_text, decoder=json.loads, schema="pg_catalog")
+
+
+def _json_text(value: object) -> str:
+    # Text is taken as JSON already written (the REST layer sends bodies as text).
+    return value if isinstance(value, str) else json.dumps(value)

@@ -60,11 +60,12 @@ _MIGRATIONS: list[str] = [
         key text NOT NULL,
         method text NOT NULL,
         path text NOT NULL,
+        scope text NOT NULL,
         status int NOT NULL,
         body bytea NOT NULL,
         headers jsonb NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (key, method, path)
+        PRIMARY KEY (key, method, path, scope)
     );
     CREATE TABLE sandbox.users (
         id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -2,9 +2,10 @@
 
 A paid call either does its work, settles its payment against the payer's balance
 and stores its answer under its Idempotency-Key, all in one commit, or does none of
-it. The same key + method + path within 24 h returns the stored answer and charges
-nothing, even when the retry carries a new payment; concurrent retries with one key
-wait on an advisory lock, so ten of them make one project and one charge.
+it. The same key + method + path from the same payer within 24 h returns the stored
+answer and charges nothing, even though the retry carries a new payment (which is
+checked, then left unused); concurrent retries with one key wait on an advisory
+lock, so ten of them make one project and one charge.
 """
 
 from __future__ import annotations
@@ -60,18 +61,19 @@ async def run_paid(
 ) -> Response:
     """Serve a paid route: replay, ask for payment, or pay and do the work."""
 
+    # The payment is checked first: a replay is only for the payer who made the call.
+    payment = _verify(request, charge, network)
+
     async def pay_and_work(conn: asyncpg.Connection) -> Response:
-        payment = await _verify(conn, request, charge, network)
+        await _use_nonce(conn, request, charge, network, payment)
         result = await handler(conn, payment)
         tx = await _settle(conn, payment, charge, result)
         return _answer(result, payment, tx, network)
 
-    return await with_idempotency(request, pool, pay_and_work)
+    return await with_idempotency(request, pool, pay_and_work, scope="payer:" + payment.payer.lower())
 
 
-async def _verify(
-    conn: asyncpg.Connection, request: Request, charge: Charge, network: str,
-) -> x402.VerifiedPayment:
+def _verify(request: Request, charge: Charge, network: str) -> x402.VerifiedPayment:
     header = request.headers.get("payment-signature") or request.headers.get("x-payment")
     if not header:
         raise _payment_required(request, charge, network, "payment_required",
@@ -82,6 +84,13 @@ async def _verify(
         )
     except x402.PaymentRejected as rejected:
         raise _payment_required(request, charge, network, rejected.code, rejected.message) from None
+    return payment
+
+
+async def _use_nonce(
+    conn: asyncpg.Connection, request: Request, charge: Charge, network: str,
+    payment: x402.VerifiedPayment,
+) -> None:
     used = await conn.fetchval(
         "INSERT INTO sandbox.nonces (payer, nonce) VALUES ($1, $2) "
         "ON CONFLICT DO NOTHING RETURNING 1", payment.payer.lower(), payment.nonce,
@@ -89,7 +98,6 @@ async def _verify(
     if used is None:
         raise _payment_required(request, charge, network, "nonce_reused",
                                 "this payment authorization was already used; sign a new one")
-    return payment
 
 
 async def _settle(
