@@ -1,4 +1,4 @@
-"""Shared fixtures: a real PostgreSQL server for the whole test session."""
+"""Shared fixtures: a real PostgreSQL server and a real sandbox on loopback for the session."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from appwright.sandbox.app import SandboxConfig
 from appwright.sandbox.postgres import EmbeddedPostgres
+from appwright.sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,18 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
 def pg_dsn(pg_server: EmbeddedPostgres) -> str:
     """The superuser DSN of the session's Postgres."""
     return pg_server.dsn
+
+
+@pytest.fixture(scope="session")
+def sandbox(pg_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
+    """A sandbox served on loopback for the whole session, on the session's Postgres."""
+    server = SandboxServer(config=SandboxConfig(data_dir=tmp_path_factory.mktemp("sbx"), database_url=pg_dsn))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api(sandbox: SandboxServer) -> str:
+    """The sandbox's API base URL."""
+    return sandbox.url

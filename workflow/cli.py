@@ -1,0 +1,57 @@
+"""The `appwright` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["app", "main", "appwright_home"]
+
+app = typer.Typer(
+    name="appwright",
+    help="Build and ship a full-stack app step by step, checkpointed, on a Run402-style backend.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Build and ship a full-stack app step by step, checkpointed, on a Run402-style backend."""
+
+
+def appwright_home() -> Path:
+    """Where the memory store and the sandbox's data live: APPWRIGHT_HOME or ~/.appwright."""
+    return Path(os.environ.get("APPWRIGHT_HOME") or Path.home() / ".appwright").expanduser()
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Loopback port to serve on.")] = 8402,
+    data_dir: Annotated[Path | None, typer.Option(help="Where its Postgres keeps its data.")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Use this existing Postgres (superuser DSN).")] = None,
+) -> None:
+    """Serve a local Run402-compatible API over an embedded Postgres until Ctrl-C."""
+    from appwright.sandbox.app import SandboxConfig
+    from appwright.sandbox.server import serve_forever
+
+    data = (data_dir or appwright_home() / "sandbox").expanduser().resolve()
+    typer.echo(f"appwright sandbox: API base http://127.0.0.1:{port}")
+    typer.echo(f"data: {database_url and 'the Postgres at --database-url' or data}")
+    typer.echo("Ctrl-C to stop.")
+    try:
+        serve_forever(SandboxConfig(data_dir=data, database_url=database_url), port=port)
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    """Entry point of the `appwright` script."""
+    app()
