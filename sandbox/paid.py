@@ -126,7 +126,9 @@ async def _settle(
 
 def _answer(result: PaidResult, payment: x402.VerifiedPayment, tx: str, network: str) -> Response:
     headers = {
-        "PAYMENT-RESPONSE": x402.payment_response(payer=payment.payer, transaction=tx, network=network),
+        "PAYMENT-RESPONSE": x402.payment_response(
+            payer=payment.payer, transaction=tx, network=network, amount_micros=payment.amount_micros,
+        ),
         "X-Run402-Settlement-Rail": "x402",
         "Content-Type": "application/json",
     }
