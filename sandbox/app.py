@@ -33,6 +33,8 @@ class SandboxConfig:
     """The x402 network paid routes ask for; Base Sepolia unless told otherwise."""
     rate_limit: int = 100
     """Requests per second per project before 429."""
+    faucet_interval_s: int = 86_400
+    """One faucet grant per address per this many seconds (0: no limit, for local builds)."""
 
 
 def create_app(config: SandboxConfig) -> FastAPI:
@@ -66,7 +68,7 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
                 secret = await control.jwt_secret(conn)
             app.state.sandbox = Sandbox(
                 pool=pool, keys=KeyRing(secret=secret), network=config.network,
-                limiter=RateLimiter(limit=config.rate_limit),
+                limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s,
             )
             app.state.postgres = postgres
             try:

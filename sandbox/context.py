@@ -55,6 +55,8 @@ class Sandbox:
     """Per-project rate limit."""
     projects: ProjectCache = field(default_factory=ProjectCache)
     """Recently read project rows."""
+    faucet_interval_s: int = 86_400
+    """One faucet grant per address per this many seconds."""
 
     async def project(self, project_id: str) -> Project:
         """The project, or a 404."""

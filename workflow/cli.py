@@ -55,3 +55,7 @@ def sandbox(
 def main() -> None:
     """Entry point of the `appwright` script."""
     app()
+
+
+# The commands live in their own modules; importing them registers them on `app`.
+from . import cli_log, cli_runs  # noqa: E402,F401

@@ -1,0 +1,68 @@
+"""Step 7: Deploy the Site — upload it (x402, $0.05) and check it is live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from appwright.memory import MemoryDirective, StepId
+
+from .base import Action, ActionContext, Step, VerifyFailed
+from .calls import as_dict
+from .sitecheck import check_site_files, fill_placeholders
+
+__all__ = ["DEPLOY", "DeployOutput"]
+
+
+class NoArgs(BaseModel):
+    """The files come from memory (site_files)."""
+
+
+async def deploy_site(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
+    files = ctx.facts["site_files"]
+    check_site_files(files, service_key=ctx.facts.get("service_key"))
+    filled = fill_placeholders(files, api_url=ctx.backend.api, anon_key=ctx.facts["anon_key"])
+    client = await ctx.backend.client()
+    deployment = await client.deploy_site(
+        name=ctx.facts["app"]["name"], project_id=ctx.facts["project_id"], files=filled,
+        idempotency_key=ctx.idempotency_key,
+    )
+    return as_dict(deployment)
+
+
+class DeployOutput(BaseModel):
+    """The deployment and the URL it is served at."""
+
+    deployment_id: str
+    site_url: str
+
+
+async def _verify(ctx: ActionContext, output: DeployOutput) -> None:
+    status, body = await ctx.backend.get(output.site_url)
+    if status != 200:
+        raise VerifyFailed(f"{output.site_url} answers {status}, not 200")
+    if ctx.facts["anon_key"] not in body and "app.js" not in body:
+        raise VerifyFailed(f"{output.site_url} does not carry the anon key or load the app's script")
+
+
+DEPLOY = Step(
+    number=7,
+    id=StepId("deploy"),
+    title="Deploy the Site",
+    phase="deploy",
+    context=("app", "project_id", "anon_key", "site_files"),
+    actions=(
+        Action(name="deploy_site", description="Deploy site_files (x402, $0.05).", args=NoArgs,
+               run=deploy_site, paid=True,
+               summary=lambda r: f"deployment {r.get('deployment_id')} at {r.get('url')}"),
+    ),
+    output=DeployOutput,
+    verify=_verify,
+    tell_user="Your app is live at {site_url}",
+    memory=MemoryDirective(
+        carry_forward={"app", "project_id"},
+        store={"deployment_id", "site_url"},
+        discard={"site_files"},
+    ),
+)

@@ -1,0 +1,148 @@
+"""A step session: what an agent holds while it completes one step.
+
+The session is the only door from an agent to the world. Through it the agent
+reads the card and the context, calls the step's actions (each journaled, so a
+finished call is never made twice and an unfinished one is resent with the same
+Idempotency-Key), asks the user, and submits its output, which the engine
+validates, verifies against the backend and, when it passes, commits to memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from appwright.memory import EventKind, IdempotencyKey, MemoryStore, RunId, StepId, journaled_async
+from appwright.steps import ActionContext, ActionFailed, Backend, Step, VerifyFailed
+
+from . import faults
+
+__all__ = ["StepSession", "Submission", "Asker"]
+
+Asker = Callable[[str, int], str]
+"""Asks the user question number n of the step; returns the answer (may interrupt the run)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Submission:
+    """The engine's verdict on an output."""
+
+    ok: bool
+    """Whether the output was valid, verified and committed."""
+    error: str | None = None
+    """What is wrong, said so that an agent can fix it."""
+
+
+@dataclass(kw_only=True)
+class StepSession:
+    """One pass of one step of one run."""
+
+    store: MemoryStore
+    """The run's memory."""
+    run_id: RunId
+    """The run."""
+    step: Step
+    """The step's declaration."""
+    instance: StepId
+    """The step's id in this pass (site, then site~2 after a feedback loop)."""
+    backend: Backend
+    """The platform."""
+    context: dict[str, Any]
+    """Exactly the memory keys the step declared."""
+    asker: Asker
+    """How questions reach the user."""
+    output: BaseModel | None = field(default=None, init=False)
+    """The accepted output, once submitted."""
+    _calls: int = field(default=0, init=False, repr=False)
+    _questions: int = field(default=0, init=False, repr=False)
+
+    @property
+    def card(self) -> str:
+        """The step's prompt card, rendered with its context."""
+        return self.step.card(self.context)
+
+    async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Call one of the step's actions, exactly once across crashes and resumes."""
+        action = self.step.action(name)
+        parsed = _parse_args(action.args, args, name)
+        self._calls += 1
+        call_no = self._calls
+        started = time.monotonic()
+
+        async def send(key: IdempotencyKey) -> dict[str, Any]:
+            faults.point(f"before_call:{self.instance}:{name}")
+            ctx = ActionContext(backend=self.backend, facts=self.context, idempotency_key=key)
+            result = await action.run(ctx, parsed)
+            faults.point(f"after_call:{self.instance}:{name}")
+            return result
+
+        entry = await journaled_async(self.store, self.run_id, self.instance, call_no, name, args, send)
+        result = dict(entry.result or {})
+        self._log_action(name, args, result, call_no, entry.replayed, started)
+        if action.paid:
+            self._record_payment(name, call_no, result)
+        return result
+
+    def ask(self, question: str) -> str:
+        """Ask the user; the answer is kept, so a resumed step gets the same one."""
+        self._questions += 1
+        return self.asker(question, self._questions)
+
+    async def submit(self, output: dict[str, Any]) -> Submission:
+        """Validate, verify and commit the output; say what is wrong if it is not right."""
+        try:
+            model = self.step.output.model_validate(output)
+        except ValidationError as error:
+            return self._refuse(EventKind.VALIDATION_FAILED, _validation_text(error))
+        try:
+            await self.step.verify(ActionContext(backend=self.backend, facts=self.context), model)
+        except VerifyFailed as failed:
+            return self._refuse(EventKind.VERIFY_FAILED, str(failed))
+        self.output = model
+        return Submission(ok=True)
+
+    def _refuse(self, kind: EventKind, message: str) -> Submission:
+        self.store.log_event(self.run_id, self.instance, kind, {"error": message})
+        return Submission(ok=False, error=message)
+
+    def _log_action(
+        self, name: str, args: dict[str, Any], result: dict[str, Any], call_no: int,
+        replayed: bool, started: float,
+    ) -> None:
+        summary = self.step.action(name).summary(result)
+        data = {"action": name, "call_no": call_no, "args": args, "summary": summary, "replayed": replayed}
+        elapsed = int((time.monotonic() - started) * 1000)
+        self.store.log_event(self.run_id, self.instance, EventKind.ACTION, data, duration_ms=elapsed)
+
+    def _record_payment(self, name: str, call_no: int, result: dict[str, Any]) -> None:
+        receipt = result.get("receipt") or {}
+        amount = receipt.get("amount_micros")
+        if not receipt or amount is None:
+            return  # nothing was paid (e.g. a free retry answered from the backend's own record)
+        already = any(p.call_no == call_no and p.step_id == self.instance for p in self.store.payments(self.run_id))
+        self.store.record_payment(self.run_id, self.instance, call_no, name, int(amount), receipt)
+        if not already:
+            self.store.log_event(
+                self.run_id, self.instance, EventKind.PAYMENT,
+                {"action": name, "call_no": call_no, "transaction": receipt.get("transaction")},
+                cost_micros=int(amount),
+            )
+
+
+def _parse_args(model: type[BaseModel], args: dict[str, Any], name: str) -> BaseModel:
+    try:
+        return model.model_validate(args)
+    except ValidationError as error:
+        raise ActionFailed(f"bad arguments for {name}: {_validation_text(error)}") from None
+
+
+def _validation_text(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(output)"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
