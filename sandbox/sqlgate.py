@@ -13,9 +13,13 @@ and ``LANGUAGE plpgsql`` functions (every embedded expression and statement), an
 string literals run by plpgsql ``EXECUTE``. A syntax error is a rejection.
 
 The parse tree is taken as libpg_query's JSON rather than pglast's Python objects: it is
-about seven times faster, and ``json.loads`` refuses over-deep nesting with a clean
-``RecursionError``, whereas building pglast objects for a ~30,000-deep expression
-overflows the C stack and kills the process.
+about seven times faster, and it cannot crash. Building pglast objects for a ~30,000-deep
+expression overflows the C stack and kills the process, while libpg_query stops its JSON
+output at its own stack limit ("stack depth limit exceeded", ~60,000 JSON levels), which
+``json.loads`` either refuses with RecursionError (default recursion limit) or decodes
+(measured with py_ecc's limit of 100,000 in an 8 MB thread). The tree is then walked
+without recursion, and function bodies may nest only a few levels deep, because each
+level is parsed again.
 
 Usage::
 
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,7 +199,8 @@ _REPLICATION = _rule(
 )
 _NESTED_FUNCTION = _rule(
     "blocked_statement",
-    "Create each plpgsql function with its own top-level CREATE FUNCTION statement.",
+    "Create each function with its own top-level CREATE FUNCTION statement instead of "
+    "creating functions from inside other statements or functions.",
 )
 _COPY_PROGRAM = _rule(
     "blocked_statement",
@@ -238,8 +245,9 @@ _SETTING_NAME = _rule(
 )
 _PG_SETTINGS = _rule(
     "blocked_setting",
-    "pg_settings can change role and search_path, so it isn't available; read a setting "
-    "with current_setting('name') or SHOW name, change one with SET LOCAL name = value.",
+    "Updating pg_settings changes search_path and other fixed settings, so it isn't "
+    "available; read a setting with current_setting('name') or SHOW name, and change "
+    "one with SET LOCAL name = value.",
 )
 _TRANSACTION = _rule(
     "transaction_control",
@@ -399,6 +407,11 @@ _FUNCTION_PREFIX_BLOCKS: tuple[tuple[str, _Rule], ...] = (
 
 _LANGUAGES = frozenset({"sql", "plpgsql"})
 
+# Function bodies (and EXECUTE literals) inside function bodies: each level is parsed
+# again, so unbounded nesting would cost quadratic time.
+_MAX_BODY_DEPTH = 4
+_body_depth: ContextVar[int] = ContextVar("sqlgate_body_depth", default=0)
+
 
 # --------------------------------------------------------------------------- parsing
 
@@ -454,18 +467,30 @@ def _struct_fields() -> dict[str, dict[str, str]]:
     specific struct pointer (``RangeVar*``, ``FuncCall*``, ``ObjectWithArgs*``...) is
     written as the bare ``{...}``; pglast's slot metadata says which fields those are.
     """
-    nodes = {name for name, value in vars(ast).items() if isinstance(value, type) and issubclass(value, ast.Node)}
+    classes = {
+        name: value
+        for name, value in vars(ast).items()
+        if isinstance(value, type) and issubclass(value, ast.Node)
+    }
     fields: dict[str, dict[str, str]] = {}
-    for name in nodes:
-        slots = getattr(ast, name).__dict__.get("__slots__")
+    for name, node_class in classes.items():
+        slots = node_class.__dict__.get("__slots__")
         for field, info in slots.items() if isinstance(slots, dict) else ():
             target = info.c_type.removesuffix("*")
-            if info.c_type.endswith("*") and target in nodes and target not in ("Node", "Expr", "List"):
+            if info.c_type.endswith("*") and target in classes and target not in _WRAPPED:
                 fields.setdefault(name, {})[field] = target
     return fields
 
 
+# Pointer types libpg_query always writes with a wrapper, since they hold any node.
+_WRAPPED = ("Node", "Expr", "List")
+
+
 _STRUCT_FIELDS = _struct_fields()
+
+
+# Scalars (names, enums, locations) hold no nodes, so only these are queued.
+_CONTAINERS = (dict, list)
 
 
 def _walk(tree: object) -> Iterator[tuple[str, Json]]:
@@ -474,15 +499,24 @@ def _walk(tree: object) -> Iterator[tuple[str, Json]]:
     while pending:
         kind, value = pending.pop()
         if isinstance(value, list):
-            pending.extend((None, item) for item in reversed(value))
-        elif isinstance(value, dict) and kind is None:
+            children = [(None, item) for item in value if isinstance(item, _CONTAINERS)]
+        elif not isinstance(value, dict):
+            continue
+        elif kind is None:
             # A wrapper {"NodeType": {...}} (node types are capitalised, fields are not),
             # or a plain container such as the top level.
-            pending.extend((key if key[:1].isupper() else None, item) for key, item in reversed(value.items()))
-        elif isinstance(value, dict):
+            children = [
+                (key if key[:1].isupper() else None, item)
+                for key, item in value.items()
+                if isinstance(item, _CONTAINERS)
+            ]
+        else:
             yield kind, value
             typed = _STRUCT_FIELDS.get(kind, {})
-            pending.extend((typed.get(key), item) for key, item in reversed(value.items()))
+            children = [
+                (typed.get(key), item) for key, item in value.items() if isinstance(item, _CONTAINERS)
+            ]
+        pending.extend(reversed(children))
 
 
 # --------------------------------------------------------------------------- node checks
@@ -537,7 +571,7 @@ def _check_copy(node: Json) -> None:
         raise _COPY_PROGRAM.blocked(f"COPY ... {direction} PROGRAM")
     if "filename" in node:
         raise _COPY_FILE.blocked(f"COPY ... {direction} file")
-    raise _COPY_STREAM.blocked("COPY ... FROM STDIN" if node.get("is_from") else "COPY ... TO STDOUT")
+    raise _COPY_STREAM.blocked(f"COPY ... {'FROM STDIN' if node.get('is_from') else 'TO STDOUT'}")
 
 
 def _check_variable_set(node: Json) -> None:
@@ -552,8 +586,9 @@ def _check_variable_set(node: Json) -> None:
 
 
 def _check_range_var(node: Json) -> None:
-    # pg_settings' UPDATE rule calls set_config(), which would switch the role; a view
-    # over pg_settings can be updated the same way, so the name is refused everywhere.
+    # pg_settings' UPDATE rule calls set_config() with names taken from data (measured:
+    # it changes search_path and standard_conforming_strings); a view over pg_settings
+    # can be updated the same way, so the name is refused everywhere.
     if node.get("relname", "").lower() == "pg_settings":
         raise _PG_SETTINGS.blocked("pg_settings")
 
@@ -653,12 +688,25 @@ def _check_function_body(node: Json, text: str | None) -> None:
     if body is None:
         return
     where = f"the body of function {_qualified_name(node.get('funcname', []))}"
-    if _language(options) == "sql":
-        _check_nested_sql(body, where)
-    elif text is None:
-        raise _NESTED_FUNCTION.blocked("CREATE FUNCTION ... LANGUAGE plpgsql inside another statement")
-    else:
-        _check_plpgsql(text, where)
+    with _nested_body():
+        if _language(options) == "sql":
+            _check_nested_sql(body, where)
+        elif text is None:
+            raise _NESTED_FUNCTION.blocked("CREATE FUNCTION ... LANGUAGE plpgsql inside a statement")
+        else:
+            _check_plpgsql(text, where)
+
+
+@contextmanager
+def _nested_body() -> Iterator[None]:
+    depth = _body_depth.get() + 1
+    if depth > _MAX_BODY_DEPTH:
+        raise _NESTED_FUNCTION.blocked(f"function bodies nested more than {_MAX_BODY_DEPTH} deep")
+    token = _body_depth.set(depth)
+    try:
+        yield
+    finally:
+        _body_depth.reset(token)
 
 
 def _check_nested_sql(sql: str, where: str) -> None:
@@ -673,6 +721,9 @@ def _check_plpgsql(create_function: str, where: str) -> None:
     """Check every expression, statement and dynamic query of a plpgsql function."""
     try:
         tree = json.loads(parse_plpgsql_json(create_function))
+        if not all("action" in function.get("PLpgSQL_function", {}) for function in tree):
+            # libpg_query skips what it doesn't take for plpgsql; never pass that unread.
+            raise SqlSyntaxError("the plpgsql body could not be read")
         for kind, node in _walk(tree):
             check = _PLPGSQL_CHECKS.get(kind)
             if check is not None:
@@ -716,7 +767,8 @@ def _check_dynamic_query(expr: Json | None) -> None:
     sql = _literal_expression(expr.get("PLpgSQL_expr", {}).get("query", ""))
     if sql is None:
         raise _DYNAMIC_EXECUTE.blocked("EXECUTE of a computed string")
-    _check_source(sql)
+    with _nested_body():
+        _check_source(sql)
 
 
 def _literal_expression(expression: str) -> str | None:
@@ -764,9 +816,11 @@ def _options(items: list[Json]) -> dict[str, Json]:
 
 
 def _language(options: dict[str, Json]) -> str:
+    # Not lower-cased: the parser already folds LANGUAGE PLPGSQL, and Postgres looks a
+    # quoted "PLpgSQL" up as written (and fails), as does libpg_query's plpgsql parser.
     # Without LANGUAGE, Postgres refuses an AS body and a BEGIN ATOMIC body is SQL, so
     # treating the body as SQL is the strict choice.
-    return options.get("language", {}).get("String", {}).get("sval", "sql").lower()
+    return options.get("language", {}).get("String", {}).get("sval", "sql")
 
 
 def _as_body(options: dict[str, Json]) -> str | None:
