@@ -13,7 +13,7 @@ __all__ = ["as_dict"]
 def as_dict(value: Any) -> Any:
     """A JSON-able form of a client result (dataclass, pydantic model, list, scalar)."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", by_alias=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: as_dict(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,10 +26,15 @@ async def deploy_site(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
     filled = fill_placeholders(files, api_url=ctx.backend.api, anon_key=ctx.facts["anon_key"])
     client = await ctx.backend.client()
     deployment = await client.deploy_site(
-        name=ctx.facts["app"]["name"], project_id=ctx.facts["project_id"], files=filled,
-        idempotency_key=ctx.idempotency_key,
+        ctx.facts["app"]["name"], ctx.facts["project_id"], _by_path(filled), idempotency_key=ctx.idempotency_key,
     )
     return as_dict(deployment)
+
+
+def _by_path(files: list[dict[str, Any]]) -> dict[str, str | bytes]:
+    return {
+        f["file"]: base64.b64decode(f["data"]) if f.get("encoding") == "base64" else f["data"] for f in files
+    }
 
 
 class DeployOutput(BaseModel):

@@ -38,7 +38,7 @@ async def ensure_wallet(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
 
 async def wallet_balance(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    account = await client.billing_account(client.address)
+    account = await client.billing.account(client.address)
     return {"address": client.address, "available_usd_micros": account.available_usd_micros}
 
 

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from appwright.memory import MemoryDirective, StepId
 
+from appwright.platforms.run402 import RlsTable as RlsTable402
+
 from .base import Action, ActionContext, Step, VerifyFailed
 from .calls import as_dict
 from .create_tables import GET_SCHEMA, schema_tables
@@ -33,7 +35,7 @@ class ApplyRlsArgs(BaseModel):
 
 async def apply_rls(ctx: ActionContext, args: ApplyRlsArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    tables = [t.model_dump(exclude_none=True) for t in args.tables]
+    tables = [RlsTable402(table=t.table, owner_column=t.owner_column) for t in args.tables]
     result = await client.rls(
         ctx.facts["project_id"], ctx.facts["service_key"], args.template, tables,
         idempotency_key=ctx.idempotency_key,

@@ -24,12 +24,10 @@ class InsertArgs(BaseModel):
 
 async def insert_rows(ctx: ActionContext, args: InsertArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    inserted = await client.insert(
-        args.table, key=ctx.facts["service_key"], rows=args.rows, returning=True,
-        idempotency_key=ctx.idempotency_key,
+    written = await client.rest.insert(
+        args.table, ctx.facts["service_key"], args.rows, returning=True, idempotency_key=ctx.idempotency_key,
     )
-    rows = as_dict(inserted)
-    return {"table": args.table, "inserted": len(rows) if isinstance(rows, list) else rows}
+    return {"table": args.table, "inserted": len(written.rows or []), "replayed": written.replayed}
 
 
 class Seeded(BaseModel):
@@ -48,7 +46,8 @@ class SeedOutput(BaseModel):
 async def count_rows(ctx: ActionContext, table: str) -> int:
     """How many rows a table has, counted by the backend with the service key."""
     client = await ctx.backend.client()
-    return int(await client.count(table, key=ctx.facts["service_key"]))
+    found = await client.rest.select(table, ctx.facts["service_key"], count=True, limit=1)
+    return int(found.total if found.total is not None else len(found.rows))
 
 
 async def _verify(ctx: ActionContext, output: SeedOutput) -> None:

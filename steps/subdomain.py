@@ -39,16 +39,15 @@ class LookupArgs(BaseModel):
 
 async def claim_subdomain(ctx: ActionContext, args: ClaimArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    claimed = await client.claim_subdomain(
-        args.name, deployment_id=ctx.facts["deployment_id"], service_key=ctx.facts["service_key"],
-        idempotency_key=ctx.idempotency_key,
+    claimed = await client.subdomains.claim(
+        args.name, ctx.facts["deployment_id"], ctx.facts["service_key"], idempotency_key=ctx.idempotency_key,
     )
     return as_dict(claimed)
 
 
 async def lookup_subdomain(ctx: ActionContext, args: LookupArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    return as_dict(await client.lookup_subdomain(args.name))
+    return as_dict(await client.subdomains.lookup(args.name))
 
 
 class SubdomainOutput(BaseModel):
@@ -60,7 +59,7 @@ class SubdomainOutput(BaseModel):
 
 async def _verify(ctx: ActionContext, output: SubdomainOutput) -> None:
     client = await ctx.backend.client()
-    found = as_dict(await client.lookup_subdomain(output.subdomain))
+    found = as_dict(await client.subdomains.lookup(output.subdomain))
     if found.get("deployment_id") != ctx.facts["deployment_id"]:
         raise VerifyFailed(f"{output.subdomain} points at {found.get('deployment_id')}, not this deployment")
     status, _ = await ctx.backend.get(output.app_url)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from .cli_wallet import wallet_app
+
 __all__ = ["app", "main", "appwright_home"]
 
 app = typer.Typer(
@@ -17,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+app.add_typer(wallet_app, name="wallet")
 
 
 @app.callback()
