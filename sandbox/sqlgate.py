@@ -232,6 +232,11 @@ _LEXER_SETTING = _rule(
     "standard_conforming_strings and client_encoding change how later SQL is read, so "
     "they are fixed; use E'...' strings for backslash escapes.",
 )
+_TIMEOUT = _rule(
+    "blocked_setting",
+    "The statement timeout is a sandbox limit and can't be changed; split long work into "
+    "smaller statements or several requests.",
+)
 _RESET_ALL = _rule(
     "blocked_setting",
     "RESET ALL would also reset the project's search_path; reset settings one at a time "
@@ -379,6 +384,8 @@ _GUARDED_SETTINGS: dict[str, tuple[str, _Rule]] = {
     # Both would make Postgres read later statements differently from this parser.
     "standard_conforming_strings": ("standard_conforming_strings", _LEXER_SETTING),
     "client_encoding": ("client_encoding", _LEXER_SETTING),
+    # The sandbox sets it per request; SET statement_timeout = 0 would lift the limit.
+    "statement_timeout": ("statement_timeout", _TIMEOUT),
 }
 
 # Functions refused wherever they are named, by lower-cased unqualified name.

@@ -169,7 +169,7 @@ $fn$;
             id="set-config-jwt-claims",
         ),
         pytest.param(
-            "LISTEN todos; NOTIFY todos, 'hi'; VACUUM todos; SET LOCAL statement_timeout = '5s'; "
+            "LISTEN todos; NOTIFY todos, 'hi'; VACUUM todos; SET LOCAL work_mem = '64MB'; "
             "SHOW statement_timeout; EXPLAIN SELECT 1",
             [
                 "ListenStmt",
@@ -248,6 +248,8 @@ TRANSACTION = "Each request already runs in one transaction"
         ("RESET SESSION AUTHORIZATION", "blocked_setting", "RESET SESSION AUTHORIZATION", "switch roles"),
         ("SET SESSION AUTHORIZATION DEFAULT", "blocked_setting", "SET SESSION AUTHORIZATION", "switch roles"),
         ("RESET ALL", "blocked_setting", "RESET ALL", "one at a time"),
+        ("SET LOCAL statement_timeout = 0", "blocked_setting", "SET statement_timeout", "sandbox limit"),
+        ("SELECT set_config('statement_timeout', '0', false)", "blocked_setting", "set_config('statement_timeout', ...)", "sandbox limit"),
         ("SET standard_conforming_strings = off", "blocked_setting", "SET standard_conforming_strings", "E'...'"),
         ("SET NAMES 'SJIS'", "blocked_setting", "SET client_encoding", "E'...'"),
         ("CREATE SCHEMA extra", "blocked_statement", "CREATE SCHEMA", "exactly one schema"),
@@ -370,6 +372,7 @@ ONE_PER_RULE = [
     "SET ROLE x",
     "SET standard_conforming_strings = off",
     "RESET ALL",
+    "SET statement_timeout = 0",
     "SELECT set_config(x, 'y', true)",
     "SELECT * FROM pg_settings",
     "BEGIN",
