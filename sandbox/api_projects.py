@@ -82,10 +82,11 @@ async def renew(request: Request, project_id: str) -> Response:
 
     async def work(conn: asyncpg.Connection, payment: x402.VerifiedPayment) -> PaidResult:
         expires = await conn.fetchval(
-            "UPDATE sandbox.projects SET lease_expires_at = greatest(lease_expires_at, now()) + $2::interval "
-            "WHERE id = $1 RETURNING lease_expires_at", project_id, tier.lease,
+            "UPDATE sandbox.projects SET lease_expires_at = greatest(lease_expires_at, now()) + $2::interval, "
+            "api_calls = 0 WHERE id = $1 RETURNING lease_expires_at", project_id, tier.lease,
         )
         sandbox.projects.forget(project_id)
+        sandbox.usage.forget(project_id)
         body = {"project_id": project_id, "tier": tier.name, "lease_expires_at": expires.isoformat()}
         return PaidResult(body=body, project_id=project_id)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from contextlib import suppress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -71,9 +73,13 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
                 limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s,
             )
             app.state.postgres = postgres
+            flusher = asyncio.create_task(app.state.sandbox.usage.flush_forever(pool))
             try:
                 yield
             finally:
+                flusher.cancel()
+                with suppress(asyncio.CancelledError):
+                    await flusher
                 await pool.close()
         finally:
             if postgres is not None:

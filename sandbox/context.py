@@ -14,6 +14,7 @@ from starlette.requests import Request
 from .errors import ApiError
 from .keys import KeyRing, Principal
 from .projects import Project, ProjectCache
+from .usage import Usage
 
 __all__ = ["Sandbox", "sandbox_of", "bearer", "admin_project", "api_caller", "RateLimiter", "json_body"]
 
@@ -57,6 +58,8 @@ class Sandbox:
     """Recently read project rows."""
     faucet_interval_s: int = 86_400
     """One faucet grant per address per this many seconds."""
+    usage: Usage = field(default_factory=Usage)
+    """API calls per project against the tier's quota."""
 
     async def project(self, project_id: str) -> Project:
         """The project, or a 404."""
@@ -110,6 +113,7 @@ async def api_caller(request: Request, *, write: bool) -> tuple[Principal, Proje
     sandbox.limiter.check(principal.project_id)
     project = await sandbox.project(principal.project_id)
     project.check_access(write=write)
+    sandbox.usage.count(project)
     return principal, project
 
 

@@ -43,6 +43,8 @@ class Project:
     """active, or deleted once deleted."""
     lease_expires_at: dt.datetime
     """When its lease ends; read-only for the grace period after that, then archived."""
+    api_calls: int = 0
+    """API calls counted this lease (as last written; recent ones may still be in memory)."""
 
     def state(self, now: dt.datetime | None = None) -> ProjectState:
         """Where the project is in its lifecycle."""
@@ -128,6 +130,7 @@ def _project(row: asyncpg.Record) -> Project:
     return Project(
         id=row["id"], slot=row["slot"], name=row["name"], tier=row["tier"],
         wallet=row["wallet"], status=row["status"], lease_expires_at=row["lease_expires_at"],
+        api_calls=row["api_calls"],
     )
 
 
