@@ -47,8 +47,13 @@ async def insert(request: Request, table: str) -> Response:
     """Insert one object or an array of objects."""
     caller = await _Caller.of(request, write=True)
     rows = await _rows_body(request)
-    returning = _prefer(request).return_ == "representation"
-    sql, args = _parse(lambda: postgrest.build_insert(caller.schema, table, rows, returning=returning))
+    prefer = _prefer(request)
+    returning = prefer.return_ == "representation"
+    params = _params(request)
+    sql, args = _parse(lambda: postgrest.build_insert(
+        caller.schema, table, rows, returning=returning, columns=postgrest.parse_columns(params),
+        resolution=prefer.resolution, on_conflict=postgrest.parse_on_conflict(params),
+    ))
     return await caller.write(request, table, sql, args, returning=returning, status=201)
 
 
