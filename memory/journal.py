@@ -86,15 +86,25 @@ class JournalEntry:
         return self.status is JournalStatus.FINISHED
 
 
-def idempotency_key(run_id: RunId, step_id: StepId, call_no: int) -> IdempotencyKey:
-    """The key for call `call_no` of a step of a run: deterministic, 35 characters."""
+def idempotency_key(run_id: RunId, step_id: StepId, call_no: int, salt: str = "") -> IdempotencyKey:
+    """The key for call `call_no` of a step of a run: deterministic, 35 characters.
+
+    `salt` (the run's creation time) keeps two runs that share a name apart: a run id
+    reused in another store, paying from the same wallet, must not be answered with
+    the other run's project.
+    """
     # JSON keeps the parts apart: ("a|b", "c") and ("a", "b|c") differ.
-    material = json.dumps([run_id, step_id, call_no]).encode()
+    material = json.dumps([run_id, step_id, call_no, salt] if salt else [run_id, step_id, call_no]).encode()
     return IdempotencyKey("aw-" + hashlib.sha256(material).hexdigest()[:32])
 
 
 class JournalMixin(StoreBase):
     """Beginning, finishing and reading journaled calls."""
+
+    def call_key(self, run_id: RunId, step_id: StepId, call_no: int) -> IdempotencyKey:
+        """The idempotency key that call `call_no` of the step is (or will be) sent with."""
+        with self._read() as db:
+            return idempotency_key(run_id, step_id, call_no, _run_salt(db, run_id))
 
     def journal_begin(
         self,
@@ -163,7 +173,7 @@ class JournalMixin(StoreBase):
                 call_no,
                 action,
                 args_text,
-                idempotency_key(run_id, step_id, call_no),
+                idempotency_key(run_id, step_id, call_no, _run_salt(db, run_id)),
                 time_text(now()),
             ],
         )
@@ -238,3 +248,8 @@ def _entry_from_row(row: dict[str, Any]) -> JournalEntry:
         started_at=parse_time(row["started_at"]),
         finished_at=parse_time(row["finished_at"]) if row["finished_at"] else None,
     )
+
+
+def _run_salt(db: Database, run_id: RunId) -> str:
+    rows = db.execute("SELECT created_at FROM aw_runs WHERE run_id = ?", [run_id]).fetchall()
+    return str(rows[0][0]) if rows else ""

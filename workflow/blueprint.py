@@ -18,15 +18,21 @@ at deploy time::
     {{APP_TITLE}}  the blueprint's title
 
 The service key bypasses RLS and must never reach a browser: there is no placeholder
-for it, and a file that asks for one (``{{SERVICE_KEY}}``, ``{{ service_key }}``, …) is
-refused, as is any other unknown placeholder. Values are escaped for where they land:
-HTML-escaped in ``.html``/``.htm``/``.svg``, escaped as the inside of a JavaScript/JSON
-string literal in ``.js``/``.mjs``/``.json``, verbatim elsewhere.
+for it, and a text file that asks for one (``{{SERVICE_KEY}}``, ``{{ serviceKey }}``, …)
+or mentions ``service_key`` at all is refused, as is any other unknown placeholder.
+Values are escaped for where they land: HTML-escaped in ``.html``/``.htm``/``.svg``,
+escaped as the inside of a JavaScript/JSON string literal in ``.js``/``.mjs``/``.json``,
+verbatim elsewhere. Binary (base64) files are sent as they are.
+
+Seed rows are inserted table by table in the order of ``seed`` (rows in their order),
+after the tables exist and their RLS is applied; a row may rely on earlier ones, e.g.
+serial ids 1, 2, … of a fresh table.
 
 Bundled blueprints live in this package's ``blueprints/`` folder (``<name>.json`` and the
 site files in ``<name>/``); `bundled_blueprints` lists them and `load_blueprint` takes a
 bundled name or a path. Every problem is a `BlueprintError` whose message names the
-file and the field, e.g. ``todo.json: tables[1].sql: expected one statement, found 2``.
+file and the field, e.g.
+``todo.json: tables[1].sql: expected exactly one statement (one CREATE TABLE), found 2``.
 
 Usage::
 
@@ -378,7 +384,10 @@ def _subdomain_problem(value: str) -> str | None:
     if not 3 <= len(value) <= 63:
         return f"{value!r} must be 3-63 characters long"
     if not _SUBDOMAIN.match(value):
-        return f"{value!r} may hold only lowercase letters, digits and hyphens, and must start and end with a letter or digit"
+        return (
+            f"{value!r} may hold only lowercase letters, digits and hyphens, "
+            "and must start and end with a letter or digit"
+        )
     if "--" in value:
         return f"{value!r} must not contain '--'"
     if value in RESERVED_SUBDOMAINS:
@@ -406,6 +415,8 @@ def _created_columns(sql: str, name: str) -> list[str]:
         kind = type(statement).__name__
         raise _FieldError("sql", f"expected a CREATE TABLE statement, found {kind}")
     relation = statement.relation
+    if relation is None:
+        raise _FieldError("sql", "the CREATE TABLE names no table")
     if relation.schemaname:
         raise _FieldError("sql", "name the table without a schema: it is created in the project's schema")
     if relation.relname != name:
@@ -426,6 +437,11 @@ def _created_columns(sql: str, name: str) -> list[str]:
 
 
 def _placeholder_problem(text: str) -> str | None:
+    if "service_key" in text.lower():
+        return (
+            "mentions service_key: the service key bypasses row-level security and must never be "
+            "shipped to a browser; use {{ANON_KEY}} and RLS"
+        )
     for match in _PLACEHOLDER.finditer(text):
         name = match.group(1)
         if _is_service_key(name):
@@ -434,7 +450,8 @@ def _placeholder_problem(text: str) -> str | None:
                 "shipped to a browser; use {{ANON_KEY}} and RLS"
             )
         if name not in PLACEHOLDERS:
-            return f"unknown placeholder {match.group(0)} (known: {', '.join('{{%s}}' % p for p in PLACEHOLDERS)})"
+            known = ", ".join("{{" + p + "}}" for p in PLACEHOLDERS)
+            return f"unknown placeholder {match.group(0)} (known: {known})"
     return None
 
 
@@ -450,7 +467,7 @@ def _field_path(location: tuple[int | str, ...], message: str) -> tuple[str, str
     for part in location:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     # A model validator's problem in a sub-field ("@columns: ...") → "<path>.columns".
-    match = re.match(r"^(?:Value error, )?@(\S+): (.*)$", message, re.S)
+    match = re.match(r"^(?:Value error, )?@(\S+): (.*)$", message, re.DOTALL)
     if match:
         sub, message = match.group(1), match.group(2)
         path = f"{path}.{sub}" if path else sub
@@ -461,7 +478,6 @@ def _from_validation(error: ValidationError, file: str | None) -> BlueprintError
     first = error.errors(include_url=False)[0]
     message = str(first["msg"])
     location = tuple(part for part in first["loc"] if isinstance(part, (int, str)))
-    # Tagged unions and "function-after" wrappers add no field names here: keep the path plain.
     path, text = _field_path(location, message)
     more = error.error_count() - 1
     if more:

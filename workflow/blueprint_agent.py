@@ -20,6 +20,8 @@ from .session import StepSession
 
 __all__ = ["BlueprintAgent", "PlanDeclined", "plan_from_blueprint"]
 
+_MESSAGE_MICROS = 10_000  # POST /v1/message, the feedback step's one payment
+
 _YES = {"y", "yes", "ok", "okay", "sure", "go", "build it", "yes please", "confirm"}
 
 
@@ -82,11 +84,13 @@ class BlueprintAgent:
         return plan_from_blueprint(bp)
 
     async def _provision(self, session: StepSession) -> dict[str, Any]:
-        tiers = (await session.call("quote", {}))["tiers"]
+        quote = await session.call("quote", {})
         wallet = await session.call("ensure_wallet", {})
         balance = await session.call("wallet_balance", {})
-        price = tiers[session.backend.tier]["price_usd_micros"]
-        if balance["available_usd_micros"] < price and session.backend.network == "eip155:84532":
+        # The whole build must be payable: the project, the site, and the feedback message.
+        price = quote["tiers"][session.backend.tier]["price_usd_micros"]
+        needed = price + quote.get("site_deployment_usd_micros", 50_000) + _MESSAGE_MICROS
+        if balance["available_usd_micros"] < needed and session.backend.network == "eip155:84532":
             await session.call("fund_wallet", {})
         project = await session.call("create_project", {})
         keys = ("project_id", "anon_key", "service_key", "schema_slot", "lease_expires_at")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from appwright.memory import MemoryStore, RunBusy, RunId, StoreError, UnknownRun
+from appwright.memory import MemoryStore, RunBusy, RunExists, RunId, StoreError, UnknownRun
 
 from .blueprint import BlueprintError
 from .cli import app, appwright_home
@@ -73,7 +73,7 @@ def build(
         typer.echo(f"run {run.run_id} — building {blueprint!r} on {base}")
         _drive(runner, run.run_id)
         _serve_until_ctrl_c(sandbox, no_serve)
-    except BlueprintError as error:
+    except (BlueprintError, RunExists) as error:
         _fail(str(error), 2)
     finally:
         if sandbox is not None:

@@ -62,10 +62,10 @@ def create() -> None:
 def status(api: ApiOption = None) -> None:
     """Show the wallet's address, network and balance."""
     wallet = _wallet()
-    base = _base(api)
     typer.echo(f"address: {wallet.address}")
     typer.echo(f"file:    {wallet.path}")
     typer.echo(f"network: {_NETWORK}")
+    base = _base(api)
     typer.echo(f"api:     {base.url} (from {base.source})")
     try:
         account = asyncio.run(_account(base, wallet.address))

@@ -118,7 +118,8 @@ class Engine:
             kept = self._kept_answer(instance, number)
             if kept is not None:
                 return kept
-            self.store.log_event(self.run_id, instance, EventKind.QUESTION, {"n": number, "question": question})
+            if not self._asked(instance, number):  # a resumed step asks the same question again
+                self.store.log_event(self.run_id, instance, EventKind.QUESTION, {"n": number, "question": question})
             answer = self.agent.answer(step, question)
             if answer is None:
                 self.store.set_run_status(self.run_id, "waiting", current_step=instance)
@@ -127,6 +128,11 @@ class Engine:
             return answer
 
         return ask
+
+    def _asked(self, instance: StepId, number: int) -> bool:
+        return any(
+            e.kind == EventKind.QUESTION and e.data.get("n") == number for e in self.store.events(self.run_id, instance)
+        )
 
     def _kept_answer(self, instance: StepId, number: int) -> str | None:
         for event in self.store.events(self.run_id, instance):

@@ -43,7 +43,7 @@ def test_a_new_call_is_started(store: MemoryStore, run_id: RunId) -> None:
     entry = store.journal_begin(run_id, STEP, 1, "run_sql", SQL)
     assert entry.status is JournalStatus.STARTED
     assert (entry.attempts, entry.resumed, entry.replayed, entry.done) == (1, False, False, False)
-    assert entry.idempotency_key == idempotency_key(run_id, STEP, 1)
+    assert entry.idempotency_key == store.call_key(run_id, STEP, 1)
     assert entry.args == SQL
 
 
@@ -129,7 +129,7 @@ async def test_journaled_async(store: MemoryStore, run_id: RunId) -> None:
 
     first = await journaled_async(store, run_id, STEP, 1, "run_sql", SQL, run_sql)
     second = await journaled_async(store, run_id, STEP, 1, "run_sql", SQL, run_sql)
-    assert sent == [idempotency_key(run_id, STEP, 1)]
+    assert sent == [store.call_key(run_id, STEP, 1)]
     assert (first.replayed, second.replayed, second.result) == (False, True, {"status": "ok"})
 
 
