@@ -67,7 +67,7 @@ async def run_paid(
     async def pay_and_work(conn: asyncpg.Connection) -> Response:
         await _use_nonce(conn, request, charge, network, payment)
         result = await handler(conn, payment)
-        tx = await _settle(conn, payment, charge, result)
+        tx = await _settle(conn, payment, charge, result, request=request, network=network)
         return _answer(result, payment, tx, network)
 
     return await with_idempotency(request, pool, pay_and_work, scope="payer:" + payment.payer.lower())
@@ -102,6 +102,7 @@ async def _use_nonce(
 
 async def _settle(
     conn: asyncpg.Connection, payment: x402.VerifiedPayment, charge: Charge, result: PaidResult,
+    *, request: Request, network: str,
 ) -> str:
     wallet = payment.payer.lower()
     left = await conn.fetchval(
@@ -110,11 +111,12 @@ async def _settle(
         wallet, charge.amount_micros,
     )
     if left is None:
-        raise ApiError(
-            402, "insufficient_funds",
+        error = _payment_required(
+            request, charge, network, "insufficient_funds",
             f"wallet {wallet} cannot pay {charge.amount_micros / 1e6:.2f} USD",
-            hint="fund it: appwright wallet fund (POST /v1/faucet gives 0.25 testnet USDC per 24 h)",
         )
+        error.hint = "fund it: appwright wallet fund (POST /v1/faucet gives 0.25 testnet USDC per 24 h)"
+        raise error
     tx = "0x" + secrets.token_hex(32)
     await conn.execute(
         "INSERT INTO sandbox.ledger (wallet, amount_micros, kind, description, project_id, tx) "
