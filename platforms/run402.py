@@ -159,13 +159,17 @@ class Run402:
         """The one network this client pays on."""
         self.address: str | None = account.address if account is not None else None
         """The paying wallet's address (None without a wallet)."""
-        settings: dict[str, Any] = {"base_url": self.api.url, "timeout": timeout, "headers": {"User-Agent": "appwright"}}
+        settings: dict[str, Any] = {
+            "base_url": self.api.url, "timeout": timeout, "headers": {"User-Agent": "appwright"},
+        }
         plain = httpx.AsyncClient(transport=transport or httpx.AsyncHTTPTransport(), **settings)
         paying = None if account is None else paying_client(
             account, max_per_call_micros=max_per_call_micros, budget=budget, network=network,
             inner=transport, **settings,
         )
-        self._sender = Sender(api=self.api, routes=routes, plain=plain, paying=paying, retry=retry or RetryPolicy())
+        self._sender = Sender(
+            api=self.api, routes=routes, plain=plain, paying=paying, retry=retry or RetryPolicy(),
+        )
         self.rest: RestApi = RestApi(self._sender)
         """REST on a project's tables."""
         self.auth: AuthApi = AuthApi(self._sender)
@@ -275,9 +279,13 @@ class Run402:
         answer = await self._sender.send(Call(route="messages", params=[("limit", str(limit))]))
         return parse_list(DeveloperMessage, answer, "messages")
 
-    async def faucet(self, address: str) -> FaucetGrant:
-        """Testnet USDC for `address`; once per 24 h (then `RateLimited` says when again)."""
-        return parse(FaucetGrant, await self._sender.send(Call(route="faucet", json={"address": address})))
+    async def faucet(self, address: str, *, idempotency_key: str | None = None) -> FaucetGrant:
+        """Testnet USDC for `address`; once per 24 h (then `RateLimited` says when again).
+
+        With an `idempotency_key`, a grant whose answer was lost is answered again, not refused.
+        """
+        call = Call(route="faucet", json={"address": address}, idempotency_key=idempotency_key)
+        return parse(FaucetGrant, await self._sender.send(call))
 
 
 def _required(idempotency_key: str) -> str:

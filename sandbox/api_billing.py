@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from . import x402
 from .context import json_body, sandbox_of
 from .errors import ApiError
+from .idempotency import with_idempotency
 from .paid import Charge, PaidResult, run_paid
 from .tiers import MESSAGE_PRICE
 
@@ -40,26 +41,30 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 @router.post("/v1/faucet")
-async def faucet(request: Request) -> JSONResponse:
+async def faucet(request: Request) -> Response:
     """Credit 0.25 testnet USDC to an address, once per faucet interval (24 h)."""
     sandbox = sandbox_of(request)
     body = await json_body(request)
     address = _valid_address(body.get("address", body.get("wallet")), field="address")
     interval = dt.timedelta(seconds=max(0, sandbox.faucet_interval_s))
-    async with sandbox.pool.acquire() as conn, conn.transaction():
+
+    async def work(conn: asyncpg.Connection) -> Response:
         # Serialise grants of one address: two concurrent calls cannot both pass the check.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 250))", address)
         now: dt.datetime = await conn.fetchval("SELECT now()")
         await _check_faucet_window(conn, address, now, interval)
         balance, tx = await _grant(conn, address)
-    return JSONResponse({
-        "address": address,
-        "amount_usd_micros": FAUCET_MICROS,
-        "available_usd_micros": balance,
-        "network": sandbox.network,
-        "tx": tx,
-        "next_available_at": (now + interval).isoformat(),
-    })
+        return JSONResponse({
+            "address": address,
+            "amount_usd_micros": FAUCET_MICROS,
+            "available_usd_micros": balance,
+            "network": sandbox.network,
+            "tx": tx,
+            "next_available_at": (now + interval).isoformat(),
+        })
+
+    # A grant resent with its Idempotency-Key (its answer was lost) is answered, not refused.
+    return await with_idempotency(request, sandbox.pool, work, scope=f"faucet:{address}")
 
 
 async def _check_faucet_window(

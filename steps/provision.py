@@ -44,7 +44,7 @@ async def wallet_balance(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
 
 async def fund_wallet(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    return as_dict(await client.faucet(client.address))
+    return as_dict(await client.faucet(client.address, idempotency_key=ctx.idempotency_key))
 
 
 async def create_project(ctx: ActionContext, args: CreateProjectArgs) -> dict[str, Any]:
