@@ -149,14 +149,17 @@ class RateLimited(ApiError):
 
 def api_error(
     status: int, body: Any, *, fallback_message: str, project_id: str | None,
-    secrets: Iterable[str] = (),
+    secrets: Iterable[str] = (), uncoded_hint: str | None = None,
 ) -> ApiError:
-    """The typed error for an error answer whose JSON body is `body`."""
+    """The typed error for an error answer whose JSON body is `body`.
+
+    `uncoded_hint` is the hint when the body has no Run402 error code (not the API?).
+    """
     data: Mapping[str, Any] = body if isinstance(body, Mapping) else {}
     hidden = tuple(secrets)
     code = _text(data.get("error")) or f"http_{status}"
     message = scrub(_text(data.get("message")) or _text(data.get("detail")) or fallback_message, hidden)
-    hint = _text(data.get("hint"))
+    hint = _text(data.get("hint")) or (None if _text(data.get("error")) else uncoded_hint)
     hint = scrub(hint, hidden) if hint else None
     details = {k: _scrub_value(v, hidden) for k, v in data.items() if k not in ("error", "message", "hint")}
     if status == 403 and code == "lease_expired":

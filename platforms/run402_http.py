@@ -180,6 +180,10 @@ class Sender:
             raise api_error(
                 response.status_code, data, fallback_message=response.reason_phrase or "error",
                 project_id=call.path.get("project_id"), secrets=call.secrets,
+                uncoded_hint=(
+                    f"{self.api.url} (from {self.api.source}) did not answer like a Run402 API; "
+                    f"check the API base: is {route.method} {route.path} one of its routes?"
+                ),
             )
         return Answer(
             status=response.status_code, data=data, headers=response.headers,

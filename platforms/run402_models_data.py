@@ -75,11 +75,11 @@ class TableInfo(Result):
     """The table's name."""
     columns: list[ColumnInfo]
     """Its columns, in order."""
-    primary_key: list[str] = []
+    primary_key: list[str] = Field(default_factory=list)
     """The primary key's columns."""
     rls_enabled: bool = False
     """Whether row-level security is on."""
-    policies: list[PolicyInfo] = []
+    policies: list[PolicyInfo] = Field(default_factory=list)
     """Its RLS policies."""
 
     def column(self, name: str) -> ColumnInfo | None:

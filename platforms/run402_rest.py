@@ -60,7 +60,8 @@ class RestApi:
     ) -> RowsWritten:
         """Insert one row or many; `on_conflict` + `resolution` make it an upsert."""
         body = dict(rows) if isinstance(rows, Mapping) else [dict(row) for row in rows]
-        params = [("on_conflict", _csv(on_conflict))] if on_conflict else []
+        conflict = _csv(on_conflict)
+        params = [("on_conflict", conflict)] if conflict else []
         prefer = _prefer(returning, resolution=resolution)
         return await self._write("rest_insert", table, key, body, params, prefer, idempotency_key)
 

@@ -26,7 +26,7 @@ from typing import Final
 
 import httpx
 
-__all__ = ["RetryPolicy", "Retrier"]
+__all__ = ["Retrier", "RetryPolicy"]
 
 _TRANSIENT_STATUSES: Final = frozenset({500, 502, 503, 504})
 # Failures before the request left this machine: resending cannot do anything twice.

@@ -298,18 +298,20 @@ def _wait_ready(pgdata: Path, process: subprocess.Popen[bytes], log: Path) -> No
         if process.poll() is not None:
             tail = log.read_text(errors="replace").splitlines()[-15:]
             raise PostgresError("postgres exited at start:\n" + "\n".join(tail))
-        if _status(pgdata) == "ready":
+        if _status(pgdata, process.pid) == "ready":
             return
         time.sleep(0.005)
     process.kill()
     raise PostgresError(f"postgres did not become ready within {_READY_TIMEOUT_S:.0f} s; see {log}")
 
 
-def _status(pgdata: Path) -> str | None:
+def _status(pgdata: Path, pid: int) -> str | None:
     try:
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
     except OSError:
         return None
+    if not lines or lines[0].strip() != str(pid):
+        return None  # a stale file of an earlier (crashed) server still says "ready"
     return lines[7].strip() if len(lines) > 7 else None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +15,21 @@ from appwright.sandbox.server import SandboxServer
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """One embedded Postgres cluster shared by the session's tests."""
-    server = EmbeddedPostgres(data_dir=tmp_path_factory.mktemp("pg"))
-    server.start()
-    yield server
-    server.stop()
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    """One embedded Postgres cluster shared by the session's tests.
+
+    Not under pytest's tmp root: every pytest run resets /tmp/pytest-of-<user> to 0700,
+    taking away the traverse right the unprivileged server user (root runs) needs, so
+    a second pytest started meanwhile would make this initdb fail with EACCES.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="appwright-test-pg-"))
+    server = EmbeddedPostgres(data_dir=data_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

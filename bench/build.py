@@ -1,0 +1,122 @@
+"""A full build of the `todo` blueprint, warm and cold, wall time of the whole command.
+
+* warm: a sandbox already runs in another process (`appwright sandbox --port P
+  --data-dir D`, started once and warmed by one build); each repetition runs
+  `appwright build --blueprint todo --yes --no-serve --api http://127.0.0.1:P`
+  with a new APPWRIGHT_HOME (a new memory store) and a new wallet file
+  (APPWRIGHT_WALLET), so every build makes its wallet, funds it at the faucet,
+  pays for its project, deployment and subdomain.
+* cold: a new APPWRIGHT_HOME and no --api, so the build starts its own embedded
+  sandbox on a new data dir (initdb included) and stops it at the end (--no-serve).
+  Before each cold repetition the script checks that nothing answers on the
+  default sandbox port 8402 (the build would use it, and it would not be cold).
+
+Each repetition is a subprocess timed from Popen to exit (so Python start and imports
+count). After each build, `appwright log RUN --json` gives the per-step durations
+(the engine's own `duration_ms` of each step), whose medians are reported per step.
+
+Targets: warm ≤ 1.5 s, cold ≤ 4 s (median of the repetitions, default 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+import _common as c
+
+
+def build_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("APPWRIGHT_API", "RUN402_API_BASE",
+                                                             "RUN402_ALLOWANCE_PATH")}
+    env["APPWRIGHT_HOME"] = str(home)
+    env["APPWRIGHT_WALLET"] = str(home / "wallet" / "allowance.json")
+    return env
+
+
+def one_build(home: Path, run_id: str, api: str | None) -> dict:
+    env = build_env(home)
+    cmd = [c.APPWRIGHT, "build", "--blueprint", "todo", "--yes", "--no-serve", "--run-id", run_id]
+    if api:
+        cmd += ["--api", api]
+    started = time.perf_counter()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"build failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    log = subprocess.run([c.APPWRIGHT, "log", run_id, "--json"], env=env, capture_output=True, text=True, check=True)
+    record = json.loads(log.stdout)
+    if record["status"] != "done":
+        raise RuntimeError(f"run {run_id} is {record['status']}:\n{done.stdout}")
+    steps = {s["step"]: s["duration_ms"] for s in record["steps"]}
+    return {"wall_s": wall, "steps_ms": steps, "steps_total_ms": sum(v or 0 for v in steps.values())}
+
+
+def port_8402_answers() -> bool:
+    try:
+        return httpx.post("http://127.0.0.1:8402/v1/projects/quote", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def summarise(builds: list[dict]) -> dict:
+    names = list(builds[0]["steps_ms"])
+    return {
+        "wall_s": [b["wall_s"] for b in builds],
+        "wall_median_s": c.median([b["wall_s"] for b in builds]),
+        "steps_total_median_ms": c.median([b["steps_total_ms"] for b in builds]),
+        "steps_median_ms": {n: c.median([b["steps_ms"][n] or 0 for b in builds]) for n in names},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
+    c.prioritise()
+    load = c.load_state()
+    root = Path(tempfile.mkdtemp(prefix="aw-bench-build-"))
+    port = c.free_port()
+    api = f"http://127.0.0.1:{port}"
+    sandbox = subprocess.Popen([c.APPWRIGHT, "sandbox", "--port", str(port), "--data-dir", str(root / "sandbox")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        c.wait_answering(api, sandbox, timeout=120)
+        one_build(root / "warmup", "bench-warmup", api)  # first build on this sandbox: caches, pool
+        warm = [one_build(root / f"warm-{i}", f"bench-warm-{i}", api) for i in range(args.reps)]
+    finally:
+        c.stop_process(sandbox)
+    cold = []
+    for i in range(args.reps):
+        if port_8402_answers():
+            raise SystemExit("something answers on 127.0.0.1:8402: a cold build would use it; stop it first")
+        cold.append(one_build(root / f"cold-{i}", f"bench-cold-{i}", None))
+    shutil.rmtree(root, ignore_errors=True)
+    results = {
+        "what": "appwright build --blueprint todo --yes --no-serve, wall time of the command",
+        "reps": args.reps,
+        "load": load,
+        "warm": summarise(warm),
+        "cold": summarise(cold),
+        "targets": {"warm_s": 1.5, "cold_s": 4.0},
+    }
+    results["met"] = {"warm": results["warm"]["wall_median_s"] <= 1.5, "cold": results["cold"]["wall_median_s"] <= 4.0}
+    path = c.save_results("build", results)
+    for kind in ("warm", "cold"):
+        r = results[kind]
+        print(f"{kind}: median {r['wall_median_s']:.2f} s  {[round(x, 2) for x in r['wall_s']]}  "
+              f"(steps sum {r['steps_total_median_ms']:.0f} ms) target {'MET' if results['met'][kind] else 'MISSED'}")
+        print("   " + ", ".join(f"{n} {ms:.0f}" for n, ms in r["steps_median_ms"].items()) + "  (ms, median)")
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

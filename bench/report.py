@@ -1,0 +1,91 @@
+"""Print the results table (Markdown) from bench/results/*.json, as the README shows it.
+
+Not a benchmark: it reads what the benchmark scripts saved. Run it after
+`bench/run_all.sh` (which runs it at the end).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def mark(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def rows() -> list[tuple[str, str, str, str, str]]:
+    out: list[tuple[str, str, str, str, str]] = []
+    r = load("rest_throughput")
+    if r:
+        out.append(("REST filtered GET, 1 uvicorn worker", "≥ 4,000 req/s",
+                     f"{r['rest']['req_per_s']:,.0f} req/s", mark(r["met"]["req_per_s"]),
+                     f"{r['rest']['tool']}, 10 s, anon key, 10,000 rows"))
+        out.append(("… as a share of the pgbench ceiling", "≥ 0.5",
+                     f"{r['ratio']:.2f} (ceiling {r['ceiling_tps']:,.0f} tps; -M prepared "
+                     f"{r['pgbench_prepared']['tps']:,.0f}, batched -M simple {r['pgbench_simple_compound']['tps']:,.0f})",
+                     mark(r["met"]["ratio"]), "pgbench -c 32 -j 2 -T 10, same SQL, same Postgres"))
+    for tag, label in (("nodelay", "scratch: TCP_NODELAY"), ("nodelay-httptools-uvloop", "scratch: TCP_NODELAY + httptools + uvloop")):
+        v = load(f"rest_throughput-{tag}")
+        if v:
+            out.append((f"REST GET, {label}", "≥ 4,000 req/s", f"{v['rest']['req_per_s']:,.0f} req/s "
+                        f"(ratio {v['ratio']:.2f})", mark(v["met"]["req_per_s"]), "same run shape, patched sandbox"))
+    s = load("sandbox_start")
+    if s:
+        for way, label in (("subprocess", "`appwright sandbox` subprocess"), ("inprocess", "in-process SandboxServer.start()")):
+            out.append((f"Sandbox start → first answer, {label}, new data dir", "≤ 1.5 s",
+                         f"{s[way]['new_median_s']:.2f} s", mark(s["met"][f"{way}_new"]), f"median of {s['reps']}"))
+            out.append((f"… existing data dir", "≤ 0.5 s", f"{s[way]['existing_median_s']:.2f} s",
+                         mark(s["met"][f"{way}_existing"]), f"median of {s['reps']}"))
+    for tag, label in (("", ""), ("-nodelay", ", scratch: TCP_NODELAY"),
+                       ("-nodelay-async", ", scratch: TCP_NODELAY + synchronous_commit=off")):
+        p = load(f"paid_request{tag}")
+        if p:
+            out.append((f"Paid request (402, sign, retry, verify, settle){label}", "≤ 5 ms",
+                         f"median {p['paid_ms']['median']:.1f} ms, p95 {p['paid_ms']['p95']:.1f} ms",
+                         mark(p["met"]), f"{p['n']} sequential POST /v1/message"))
+    b = load("build")
+    if b:
+        out.append(("Build todo, warm sandbox (--api)", "≤ 1.5 s", f"{b['warm']['wall_median_s']:.2f} s "
+                    f"(steps {b['warm']['steps_total_median_ms']:.0f} ms)", mark(b["met"]["warm"]), f"median of {b['reps']}"))
+        out.append(("Build todo, cold (new home, embedded sandbox)", "≤ 4 s", f"{b['cold']['wall_median_s']:.2f} s "
+                    f"(steps {b['cold']['steps_total_median_ms']:.0f} ms)", mark(b["met"]["cold"]), f"median of {b['reps']}"))
+    e = load("engine_overhead")
+    if e:
+        f, n = e["as_shipped"], e["scratch_synchronous_normal"]
+        out.append(("Engine per step vs bare LangGraph + SqliteSaver", "≤ 3×",
+                    f"{f['engine_ms_per_step']:.2f} vs {f['bare_ms_per_step']:.2f} ms/step = {f['ratio']:.1f}×",
+                    mark(e["met"]), f"median of {f['runs']} nine-step runs"))
+        out.append(("… scratch: synchronous=NORMAL on both", "—",
+                    f"{n['engine_ms_per_step']:.2f} vs {n['bare_ms_per_step']:.2f} ms/step = {n['ratio']:.1f}×", "—", ""))
+    g = load("store_growth")
+    if g:
+        pts = g["step_log"]["points"]
+        sizes = ", ".join(f"{p['events']:,}: {p['file_bytes'] / 1e6:.2f} MB" for p in pts)
+        slopes = ", ".join(f"{x:.0f}" for x in g["step_log"]["slope_bytes_per_event"])
+        out.append(("Store size vs step-log events", "linear", f"{sizes}; slope {slopes} B/event", "met" if
+                    max(g["step_log"]["slope_bytes_per_event"]) < 1.1 * min(g["step_log"]["slope_bytes_per_event"])
+                    else "**not linear**", f"mean event data {g['step_log']['mean_event_data_bytes']:.0f} B"))
+        ck = g["checkpoints"]["points"]
+        out.append(("LangGraph checkpoints per step", "constant", f"{ck[0]['blob_bytes_per_step']:.0f} → "
+                    f"{ck[-1]['blob_bytes_per_step']:.0f} B/step over {ck[0]['runs']} → {ck[-1]['runs']} runs",
+                    "met", "checkpoints + writes blobs"))
+    return out
+
+
+def main() -> None:
+    print("| what | target | measured | verdict | how |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows():
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

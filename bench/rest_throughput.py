@@ -1,0 +1,359 @@
+"""REST throughput of the sandbox vs the pgbench ceiling of the same SQL.
+
+The sandbox runs in its own process (`serve_forever`: one uvicorn worker, the
+sandbox's own embedded Postgres) with a 10,000-row table `items` under the
+`public_read` RLS template. Load comes from another process: `wrk` (1 thread,
+32 connections, 10 s, the anon key in the `apikey` header) when it is installed,
+else an httpx/asyncio load generator with 32 concurrent connections.
+
+The request:
+
+    GET /rest/v1/items?select=id,title,done&done=eq.false&order=id.desc&limit=10
+
+Then, in the same run and against the same Postgres, pgbench runs the SQL the
+sandbox runs for that request, transaction for transaction: BEGIN; SET LOCAL ROLE
+to the project's anon role, SET LOCAL search_path, statement_timeout and the
+`request.jwt.claims` set_config (one command, as `sandbox.db.as_role` sends them);
+the json_agg SELECT that `sandbox.postgrest.build_select` builds for this query;
+RESET ROLE + SET LOCAL search_path TO DEFAULT; COMMIT
+(`pgbench -c 32 -j 2 -T 10 -M prepared`).
+
+Targets: ≥ 4,000 req/s, and ≥ 0.5 of the pgbench ceiling.
+
+Options:
+  --profile           also record the sandbox under the same wrk load with py-spy
+                      (`--py-spy PATH`, default: `py-spy` on PATH or $TMPDIR/aw-bench-tools/bin)
+                      and print the top functions by own and total time.
+  --pythonpath DIR    prepend DIR to the sandbox process' PYTHONPATH (to measure a
+                      scratch change, e.g. uvloop + httptools installed with
+                      `pip install --target DIR uvloop httptools`, or a patched copy).
+  --patch NAME        apply a scratch change from `_common.PATCHES` in the sandbox
+                      process (e.g. `nodelay`: TCP_NODELAY on its connections).
+  --tag NAME          save results as rest_throughput-NAME.json (for variants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+import _common as c
+
+QUERY = "select=id,title,done&done=eq.false&order=id.desc&limit=10"
+ROWS = 10_000
+CONNECTIONS = 32
+DURATION_S = 10
+
+WRK_LUA = """
+wrk.method = "GET"
+wrk.headers["apikey"] = "{key}"
+"""
+
+
+async def prepare(api: str, dsn: str) -> dict:
+    from eth_account import Account
+
+    account = Account.create()
+    await c.fund(dsn, account.address, 10_000_000)
+    project = await c.new_project(api, account, "rest-bench")
+    await c.admin_sql(api, project, (
+        "CREATE TABLE items (id bigserial PRIMARY KEY, title text NOT NULL, "
+        "done boolean NOT NULL DEFAULT false, created_at timestamptz NOT NULL DEFAULT now());"
+        f"INSERT INTO items (title, done) SELECT 'item number ' || g, g % 2 = 0 FROM generate_series(1, {ROWS}) g;"
+        "ANALYZE items;"
+    ))
+    await c.apply_rls(api, project, "items", "public_read")
+    async with httpx.AsyncClient(base_url=api) as http:
+        answer = await http.get(f"/rest/v1/items?{QUERY}", headers={"apikey": project["anon_key"]})
+    rows = answer.json()
+    assert answer.status_code == 200 and len(rows) == 10 and rows[0]["id"] == ROWS - 1, answer.text[:300]
+    return project
+
+
+def sql_for(project: dict, *, compound: bool) -> list[str]:
+    """The commands the sandbox sends for the request, as pgbench script lines.
+
+    `compound`: batch them the way the sandbox does (5 round trips: BEGIN; the four
+    set-up statements as one simple-query string, as `sandbox.db.as_role` sends them;
+    the SELECT; RESET ROLE + SET LOCAL search_path as one string; COMMIT). pgbench
+    cannot prepare a multi-statement command, so with `-M prepared` each statement is
+    its own command (9 round trips).
+    """
+    from appwright.sandbox import postgrest
+    from appwright.sandbox.db import quote_ident, quote_literal
+    from appwright.sandbox.keys import Principal
+
+    params = [tuple(p.split("=", 1)) for p in QUERY.split("&")]
+    query = postgrest.parse_read(params)
+    select, args = postgrest.build_select(project["schema_slot"], "items", query, exact_count=False)
+    assert not args
+    claims = Principal(project_id=project["project_id"], role="anon").claims()
+    role = f"{project['schema_slot']}_anon"
+    setup = [
+        f"SET LOCAL ROLE {quote_ident(role)}",
+        f"SET LOCAL search_path TO {quote_ident(project['schema_slot'])}, auth",
+        "SET LOCAL statement_timeout = 30000",
+        f"SELECT set_config('request.jwt.claims', {quote_literal(json.dumps(claims))}, true)",
+    ]
+    reset = ["RESET ROLE", "SET LOCAL search_path TO DEFAULT"]
+    if compound:
+        return ["BEGIN;", " \\; ".join(setup) + ";", select + ";", " \\; ".join(reset) + ";", "COMMIT;"]
+    return ["BEGIN;", *(s + ";" for s in setup), select + ";", *(s + ";" for s in reset), "COMMIT;"]
+
+
+def run_wrk(api: str, key: str, seconds: int, workdir: Path) -> dict:
+    script = workdir / "apikey.lua"
+    script.write_text(WRK_LUA.format(key=key))
+    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
+           f"{api}/rest/v1/items?{QUERY}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    lat = {m.group(1): m.group(2) for m in re.finditer(r"^\s+(50|90|99)%\s+(\S+)", out, re.M)}
+    return {"tool": "wrk -t1 -c32", "req_per_s": rps, "requests": total,
+            "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else None,
+            "latency": lat, "raw": out}
+
+
+_LOADGEN = r"""
+import asyncio, sys, time, httpx
+url, key, conns, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+async def main():
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
+    async with httpx.AsyncClient(limits=limits, headers={"apikey": key}) as http:
+        done, bad = 0, 0
+        end = time.perf_counter() + seconds
+        async def worker():
+            nonlocal done, bad
+            while time.perf_counter() < end:
+                r = await http.get(url)
+                done += 1
+                bad += r.status_code != 200
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(conns)))
+        print(done, bad, time.perf_counter() - start)
+asyncio.run(main())
+"""
+
+
+def run_loadgen(api: str, key: str, seconds: int) -> dict:
+    out = subprocess.run([c.PYTHON, "-c", _LOADGEN, f"{api}/rest/v1/items?{QUERY}", key, str(CONNECTIONS),
+                          str(seconds)], capture_output=True, text=True, check=True).stdout.split()
+    done, bad, took = int(out[0]), int(out[1]), float(out[2])
+    return {"tool": "httpx/asyncio, 32 connections", "req_per_s": done / took, "requests": done, "non_2xx": bad}
+
+
+def load(api: str, key: str, seconds: int, workdir: Path) -> dict:
+    if shutil.which("wrk"):
+        return run_wrk(api, key, seconds, workdir)
+    return run_loadgen(api, key, seconds)
+
+
+def run_pgbench(data_dir: Path, lines: list[str], workdir: Path, mode: str) -> dict:
+    from appwright.sandbox.postgres import find_binaries
+
+    script = workdir / f"rest-{mode}.sql"
+    script.write_text("\n".join(lines) + "\n")
+    password, port = c.pg_password_port(data_dir)
+    cmd = [str(find_binaries() / "pgbench"), "-n", "-h", "127.0.0.1", "-p", str(port), "-U", "appwright",
+           "-c", str(CONNECTIONS), "-j", "2", "-T", str(DURATION_S), "-M", mode, "-f", str(script),
+           "postgres"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": password})
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {done.stderr}\n{done.stdout}")
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    return {"tps": tps, "failed": int(failed.group(1)) if failed else 0, "script": script.read_text(),
+            "command": " ".join(cmd[1:]), "raw": done.stdout}
+
+
+def find_py_spy(given: str | None) -> str:
+    tools = Path(os.environ.get("TMPDIR", "/tmp")) / "aw-bench-tools" / "bin" / "py-spy"
+    for candidate in (given, shutil.which("py-spy"), str(tools)):
+        if candidate and Path(candidate).exists():
+            return candidate
+    sys.exit("py-spy not found: pip install --target /tmp/aw-bench-tools py-spy (or pass --py-spy PATH)")
+
+
+def profile(pid: int, api: str, key: str, py_spy: str, workdir: Path) -> dict:
+    """py-spy (raw collapsed stacks) on the sandbox while wrk loads it; top own/total time."""
+    raw = workdir / "profile.txt"
+    spy = subprocess.Popen([py_spy, "record", "--pid", str(pid), "--duration", str(DURATION_S), "--rate", "250",
+                            "--format", "raw", "-o", str(raw)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    under = load(api, key, DURATION_S - 2, workdir)
+    spy.wait(timeout=60)
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    by_file: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = stack.split(";")
+        if frames and frames[0].startswith("process "):
+            frames = frames[1:]
+        if frames and frames[0].startswith("thread "):
+            frames = frames[1:]
+        samples += n
+        if not frames:
+            continue
+        own[_short(frames[-1])] += n
+        by_file[_package(frames[-1])] += n
+        for frame in set(map(_short, frames)):
+            total[frame] += n
+    idle = sum(n for f, n in own.items() if "select (selectors.py" in f or "poll (" in f)
+    categories: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        categories[_category(stack)] += int(count)
+    return {
+        "by_part": [(k, round(n / samples, 4)) for k, n in categories.most_common()],
+        "samples": samples, "req_per_s_under_profiler": under["req_per_s"],
+        "idle_share": idle / samples if samples else 0,
+        "top_own": [(f, round(n / samples, 4)) for f, n in own.most_common(25)],
+        "top_total": [(f, round(n / samples, 4)) for f, n in total.most_common(45)],
+        "own_by_package": [(p, round(n / samples, 4)) for p, n in by_file.most_common(15)],
+    }
+
+
+# Where a sample's time goes, by the first marker found in its stack (order matters).
+_CATEGORIES = (
+    ("REST handler: json.loads(body) to count rows (api_rest.select)", (("select (sandbox/api_rest.py", "json/"),)),
+    ("REST handler: SQL transaction (BEGIN, as_role set-up, SELECT, RESET, COMMIT)", ("_Caller._fetch",)),
+    ("REST handler: pool acquire/release (+ asyncpg's reset query)", ("_Caller.run",)),
+    ("REST handler: key check (JWT decode, rate limiter, project cache)", ("api_caller",)),
+    ("REST handler: PostgREST parse + SQL build", ("postgrest.py",)),
+    ("response send (Starlette Response, middleware send wrappers, h11)", ("Response.__call__", "RequestResponseCycle.send")),
+    ("FastAPI/Starlette routing, middleware, dependency solving", ("FastAPI.__call__",)),
+    ("HTTP parsing (h11 / httptools)", ("H11Protocol", "HttpToolsProtocol")),
+    ("event loop: socket reads (Postgres and HTTP)", ("_read_ready",)),
+    ("event loop: waiting in epoll", ("EpollSelector.select",)),
+)
+
+
+def _category(stack: str) -> str:
+    for name, markers in _CATEGORIES:
+        if any(all(part in stack for part in ((m,) if isinstance(m, str) else m)) for m in markers):
+            return name
+    return "event loop and other"
+
+
+def _short(frame: str) -> str:
+    # "func (path/to/file.py:123)" → "func (file.py:123)"; keep the package for site-packages
+    m = re.match(r"(.*) \((.*):(\d+)\)$", frame)
+    if not m:
+        return frame
+    func, path, _line = m.groups()
+    return f"{func} ({_package_path(path)})"
+
+
+def _package_path(path: str) -> str:
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1]
+    if "/work/main/" in path:
+        return path.split("/work/main/", 1)[1]
+    return Path(path).name
+
+
+def _package(frame: str) -> str:
+    m = re.match(r".* \((.*):\d+\)$", frame)
+    if not m:
+        return frame
+    rel = _package_path(m.group(1))
+    return rel.split("/", 1)[0] if "/" in rel else rel
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--py-spy")
+    parser.add_argument("--pythonpath")
+    parser.add_argument("--tag")
+    parser.add_argument("--patch", action="append", default=[], choices=sorted(c.PATCHES))
+    args = parser.parse_args()
+    c.prioritise()
+    load_before = c.load_state()
+
+    workdir = Path(tempfile.mkdtemp(prefix="aw-bench-rest-"))
+    data_dir = workdir / "sandbox"
+    env = {}
+    if args.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.pythonpath, os.environ.get("PYTHONPATH")]))
+    proc, api = c.start_sandbox_process(data_dir, env=env, log=workdir / "sandbox.log", patches=args.patch)
+    try:
+        dsn = c.pg_dsn(data_dir)
+        project = asyncio.run(prepare(api, dsn))
+        key = project["anon_key"]
+        load(api, key, 3, workdir)  # warm-up: pool connections, prepared statements, caches
+        rest = load(api, key, DURATION_S, workdir)
+        prepared = run_pgbench(data_dir, sql_for(project, compound=False), workdir, "prepared")
+        simple = run_pgbench(data_dir, sql_for(project, compound=True), workdir, "simple")
+        prof = profile(proc.pid, api, key, find_py_spy(args.py_spy), workdir) if args.profile else None
+    finally:
+        c.stop_process(proc)
+    # The ceiling is the faster of the two pgbench forms (the conservative choice).
+    pgbench = max(prepared, simple, key=lambda r: r["tps"])
+    ratio = rest["req_per_s"] / pgbench["tps"]
+    results = {
+        "what": "REST filtered GET, one uvicorn worker (separate process) vs pgbench of the same SQL",
+        "request": f"GET /rest/v1/items?{QUERY} (anon key; {ROWS} rows, public_read RLS)",
+        "load": load_before,
+        "variant": {"pythonpath": args.pythonpath, "patches": args.patch} if args.pythonpath or args.patch else None,
+        "rest": {k: v for k, v in rest.items() if k != "raw"},
+        "pgbench_prepared": {k: v for k, v in prepared.items() if k != "raw"},
+        "pgbench_simple_compound": {k: v for k, v in simple.items() if k != "raw"},
+        "ceiling_tps": pgbench["tps"],
+        "ratio": ratio,
+        "targets": {"req_per_s": 4000, "ratio": 0.5},
+        "met": {"req_per_s": rest["req_per_s"] >= 4000, "ratio": ratio >= 0.5},
+        "profile": prof,
+    }
+    name = "rest_throughput" + (f"-{args.tag}" if args.tag else "")
+    path = c.save_results(name, results)
+    print(rest.get("raw", ""))
+    print(prepared["raw"])
+    print(simple["raw"])
+    print(f"sandbox REST: {rest['req_per_s']:,.0f} req/s ({rest['tool']}, non-2xx {rest['non_2xx']})")
+    print(f"pgbench -M prepared, one statement per command (9 round trips): {prepared['tps']:,.0f} tps "
+          f"(failed {prepared['failed']})")
+    print(f"pgbench -M simple, batched as the sandbox sends them (5 round trips): {simple['tps']:,.0f} tps "
+          f"(failed {simple['failed']})")
+    print(f"ratio: {ratio:.2f}   targets: ≥ 4,000 req/s {'MET' if results['met']['req_per_s'] else 'MISSED'}, "
+          f"≥ 0.5 of ceiling {'MET' if results['met']['ratio'] else 'MISSED'}")
+    if prof:
+        print(f"\nprofile: {prof['samples']} samples, idle (event loop waiting) {prof['idle_share']:.1%}, "
+              f"{prof['req_per_s_under_profiler']:,.0f} req/s under the profiler")
+        print("time by part of the request (inclusive, first match):")
+        for part, share in prof["by_part"]:
+            print(f"  {share:6.1%}  {part}")
+        print("own time by package:")
+        for name_, share in prof["own_by_package"]:
+            print(f"  {share:6.1%}  {name_}")
+        print("top functions by own time:")
+        for frame, share in prof["top_own"]:
+            print(f"  {share:6.1%}  {frame}")
+        print("top functions by total (inclusive) time:")
+        for frame, share in prof["top_total"]:
+            print(f"  {share:6.1%}  {frame}")
+    print(f"results: {path}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

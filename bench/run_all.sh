@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run every benchmark in turn; each writes bench/results/<name>.json and prints a summary,
+# then bench/report.py prints the results table. Usage: bash bench/run_all.sh
+# Needs: the repo's .venv; wrk (apt-get install -y wrk; without it rest_throughput falls
+# back to an httpx load generator); strace (optional, fsync counts).
+# As root each script raises its own CPU priority (see _common.prioritise) because the
+# machine may be shared; set AW_BENCH_NO_PRIO=1 to run at normal priority.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+EXTRA="${TMPDIR:-/tmp}/aw-bench-extra"   # scratch-only packages, never in the project's venv
+TOOLS="${TMPDIR:-/tmp}/aw-bench-tools"
+
+for script in store_growth engine_overhead sandbox_start paid_request build rest_throughput; do
+    echo "=== bench/$script.py"
+    "$PY" "bench/$script.py"
+done
+
+# Scratch variants the README reports: the sandbox with TCP_NODELAY on its connections,
+# then also on uvloop + httptools, and Postgres with synchronous_commit=off.
+echo "=== scratch variants"
+[ -d "$EXTRA/uvloop" ] || "$PY" -m pip install -q --target "$EXTRA" uvloop httptools
+[ -x "$TOOLS/bin/py-spy" ] || "$PY" -m pip install -q --target "$TOOLS" py-spy
+"$PY" bench/paid_request.py --patch nodelay --tag nodelay
+"$PY" bench/paid_request.py --patch nodelay --pg-set synchronous_commit=off --tag nodelay-async
+"$PY" bench/rest_throughput.py --patch nodelay --tag nodelay
+"$PY" bench/rest_throughput.py --patch nodelay --patch uvloop --pythonpath "$EXTRA" --tag nodelay-httptools-uvloop
+"$PY" bench/rest_throughput.py --patch nodelay --profile --py-spy "$TOOLS/bin/py-spy" --tag profile-nodelay
+
+echo "=== results table"
+"$PY" bench/report.py
