@@ -34,12 +34,22 @@ async def run_sql(request: Request, project_id: str) -> Response:
     # Parsing a large text takes a while: keep it off the event loop.
     statements = await run_in_threadpool(_gate, sql)
     project.check_access(write=_writes(statements))
+    pool = sandbox_of(request).pool
+    if project.state() == "read_only":
+        # Postgres itself refuses any write, however the statement hides it.
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            rows, count = await _execute(conn, project, statements)
+        return _answer(project, rows, count)
 
     async def work(conn: asyncpg.Connection) -> Response:
         rows, count = await _execute(conn, project, statements)
-        return JSONResponse({"status": "ok", "schema": project.slot, "rows": rows, "rowCount": count})
+        return _answer(project, rows, count)
 
-    return await with_idempotency(request, sandbox_of(request).pool, work)
+    return await with_idempotency(request, pool, work)
+
+
+def _answer(project: Project, rows: list[dict[str, Any]], count: int) -> JSONResponse:
+    return JSONResponse({"status": "ok", "schema": project.slot, "rows": rows, "rowCount": count})
 
 
 def _gate(sql: str) -> list[sqlgate.Statement]:
@@ -84,6 +94,9 @@ def _count(status: str | None) -> int:
 
 
 def _pg_error(error: asyncpg.PostgresError) -> ApiError:
+    if error.sqlstate == "25006":  # read_only_sql_transaction: the lease has ended
+        return ApiError(403, "lease_expired", "the project's lease has ended; it is read-only",
+                        hint="renew it: POST /v1/projects/:id/renew (x402)")
     extra: dict[str, Any] = {"sqlstate": error.sqlstate}
     detail = getattr(error, "detail", None)
     if detail:

@@ -91,7 +91,10 @@ async def renew(request: Request, project_id: str) -> Response:
         return PaidResult(body=body, project_id=project_id)
 
     charge = Charge(amount_micros=tier.price_micros, description=f"renew {tier.name} project")
-    return await run_paid(request, sandbox.pool, charge, work, network=sandbox.network)
+    answer = await run_paid(request, sandbox.pool, charge, work, network=sandbox.network)
+    # Again after the commit: a read between the first forget and the commit cached the old lease.
+    sandbox.projects.forget(project_id)
+    return answer
 
 
 @router.delete("/v1/projects/{project_id}")

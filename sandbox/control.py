@@ -128,6 +128,12 @@ _MIGRATIONS: list[str] = [
     $$;
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA auth TO PUBLIC;
     """,
+    # 2: no temporary tables: connections are shared, and pg_temp is searched first
+    """
+    DO $$ BEGIN
+        EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    END $$;
+    """,
 ]
 
 _LOCK_ID = 402_402_402  # serialises concurrent migrations of one database

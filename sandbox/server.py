@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import uvicorn
 
 from .app import SandboxConfig, create_app
+from .postgres import EmbeddedPostgres
 
 __all__ = ["SandboxServer", "serve_forever"]
 
@@ -107,8 +109,26 @@ class SandboxServer:
         self.stop()
 
 
-def serve_forever(config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 8402) -> None:
-    """Serve in the foreground until Ctrl-C."""
+def serve_forever(
+    config: SandboxConfig, *, host: str = "127.0.0.1", port: int = 8402,
+    on_ready: Callable[[str], None] = lambda url: None,
+) -> None:
+    """Serve in the foreground until Ctrl-C.
+
+    The port is bound and Postgres started before anything is served, so that a busy
+    port or data dir is a clean error (OSError, PostgresError), not a server traceback.
+    """
     sock = _bind(host, port)
-    uv_config = uvicorn.Config(create_app(config), log_level="warning", access_log=False, lifespan="on")
-    asyncio.run(uvicorn.Server(uv_config).serve(sockets=[sock]))
+    postgres = None
+    try:
+        if config.database_url is None:
+            postgres = EmbeddedPostgres(data_dir=config.data_dir)
+            config = replace(config, database_url=postgres.start())
+        uv_config = uvicorn.Config(create_app(config), log_level="warning", access_log=False, lifespan="on")
+        server = uvicorn.Server(uv_config)
+        on_ready(f"http://{host}:{sock.getsockname()[1]}")
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        sock.close()
+        if postgres is not None:
+            postgres.stop()

@@ -169,6 +169,11 @@ _DO = _rule(
     "Anonymous DO blocks are not allowed; send plain SQL statements, or CREATE FUNCTION "
     "... LANGUAGE plpgsql and call it with SELECT.",
 )
+_SESSION_STATE = _rule(
+    "blocked_statement",
+    "Connections are shared between requests, so nothing may outlive one: write the query "
+    "itself instead of PREPARE/EXECUTE, and poll a table instead of LISTEN/NOTIFY.",
+)
 _LOAD = _rule(
     "blocked_statement",
     "Server libraries can't be loaded; write functions in LANGUAGE sql or plpgsql.",
@@ -313,6 +318,13 @@ _STATEMENT_BLOCKS: dict[str, tuple[str, _Rule]] = {
     "DropRoleStmt": ("DROP ROLE", _ROLE),
     "DoStmt": ("DO", _DO),
     "LoadStmt": ("LOAD", _LOAD),
+    "PrepareStmt": ("PREPARE", _SESSION_STATE),
+    "ExecuteStmt": ("EXECUTE", _SESSION_STATE),
+    "DeallocateStmt": ("DEALLOCATE", _SESSION_STATE),
+    "ListenStmt": ("LISTEN", _SESSION_STATE),
+    "UnlistenStmt": ("UNLISTEN", _SESSION_STATE),
+    "NotifyStmt": ("NOTIFY", _SESSION_STATE),
+    "DiscardStmt": ("DISCARD", _SESSION_STATE),
     "CreatedbStmt": ("CREATE DATABASE", _DATABASE),
     "DropdbStmt": ("DROP DATABASE", _DATABASE),
     "AlterDatabaseStmt": ("ALTER DATABASE", _DATABASE),

@@ -41,15 +41,19 @@ def sandbox(
 ) -> None:
     """Serve a local Run402-compatible API over an embedded Postgres until Ctrl-C."""
     from appwright.sandbox.app import SandboxConfig
+    from appwright.sandbox.postgres import PostgresError
     from appwright.sandbox.server import serve_forever
 
     data = (data_dir or appwright_home() / "sandbox").expanduser().resolve()
-    typer.echo(f"appwright sandbox: API base http://127.0.0.1:{port}")
-    typer.echo(f"data: {database_url and 'the Postgres at --database-url' or data}")
-    typer.echo("Ctrl-C to stop.")
+
+    def ready(url: str) -> None:
+        typer.echo(f"appwright sandbox: API base {url}")
+        typer.echo(f"data: {'the Postgres at --database-url' if database_url else data}")
+        typer.echo("Ctrl-C to stop.")
+
     try:
-        serve_forever(SandboxConfig(data_dir=data, database_url=database_url), port=port)
-    except OSError as exc:
+        serve_forever(SandboxConfig(data_dir=data, database_url=database_url), port=port, on_ready=ready)
+    except (OSError, PostgresError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ async def project(api: str, pg_dsn: str) -> dict[str, Any]:
 
 async def test_create_insert_select_answer_status_schema_rows_rowcount(api: str, project: dict[str, Any]) -> None:
     slot = project["schema_slot"]
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         created = await sql_ok(http, project, "CREATE TABLE todos (id serial PRIMARY KEY, task text NOT NULL, "
                                               "done boolean DEFAULT false, user_id uuid, at timestamptz DEFAULT now())")
         inserted = await sql_ok(http, project, "INSERT INTO todos (task) VALUES ('a'), ('b'), ('c')")
@@ -43,14 +43,14 @@ async def test_create_insert_select_answer_status_schema_rows_rowcount(api: str,
 
 
 async def test_several_statements_answer_with_the_last(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         body = await sql_ok(http, project, "CREATE TABLE multi (x int); INSERT INTO multi VALUES (1), (2); "
                                            "SELECT sum(x) AS s FROM multi")
     assert body["rows"] == [{"s": 2 + 1}] and body["rowCount"] == 1
 
 
 async def test_identity_and_serial_columns_work(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE ident (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text)")
         body = await sql_ok(http, project, "INSERT INTO ident (v) VALUES ('x'), ('y') RETURNING id")
     assert body["rows"] == [{"id": 1}, {"id": 2}]
@@ -66,7 +66,7 @@ async def test_identity_and_serial_columns_work(api: str, project: dict[str, Any
 async def test_postgres_errors_are_400_with_message_and_sqlstate(
     api: str, project: dict[str, Any], text: str, sqlstate: str, words: str,
 ) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await sql(http, project, text)
     body = assert_error(answer, 400, "sql_error")
     assert body["sqlstate"] == sqlstate
@@ -74,7 +74,7 @@ async def test_postgres_errors_are_400_with_message_and_sqlstate(
 
 
 async def test_a_failing_batch_leaves_nothing_behind(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         failed = await sql(http, project, "CREATE TABLE half (id int); INSERT INTO half VALUES ('nope')")
         after = await sql(http, project, "SELECT * FROM half")
     assert failed.status_code == 400
@@ -82,7 +82,7 @@ async def test_a_failing_batch_leaves_nothing_behind(api: str, project: dict[str
 
 
 async def test_syntax_errors_are_400(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await sql(http, project, "SELEC 1")
     body = assert_error(answer, 400, "sql_syntax_error")
     assert "SELEC" in body["message"] or "syntax" in body["message"]
@@ -103,7 +103,7 @@ async def test_syntax_errors_are_400(api: str, project: dict[str, Any]) -> None:
     "RESET ROLE",
 ])
 async def test_blocked_statements_are_403_with_a_hint(api: str, project: dict[str, Any], text: str) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await sql(http, project, text)
     body = assert_error(answer, 403)
     assert body["hint"]
@@ -111,7 +111,7 @@ async def test_blocked_statements_are_403_with_a_hint(api: str, project: dict[st
 
 
 async def test_a_blocked_statement_stops_the_whole_batch(api: str, project: dict[str, Any], pg_dsn: str) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await sql(http, project, "CREATE TABLE sneaky (id int); GRANT ALL ON sneaky TO PUBLIC")
     assert answer.status_code == 403
     assert await dbval(pg_dsn, "SELECT to_regclass($1)", f"{project['schema_slot']}.sneaky") is None
@@ -119,7 +119,7 @@ async def test_a_blocked_statement_stops_the_whole_batch(api: str, project: dict
 
 async def test_keys(api: str, project: dict[str, Any]) -> None:
     path = f"/admin/v1/projects/{project['project_id']}/sql"
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         none = await http.post(path, content=b"SELECT 1")
         as_apikey = await http.post(path, content=b"SELECT 1", headers={"apikey": project["service_key"]})
         anon = await http.post(path, content=b"SELECT 1", headers={"Authorization": f"Bearer {project['anon_key']}"})
@@ -137,7 +137,7 @@ async def test_keys(api: str, project: dict[str, Any]) -> None:
 
 async def test_sql_runs_as_the_project_role_in_the_projects_schema(api: str, project: dict[str, Any]) -> None:
     slot = project["schema_slot"]
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         who = await sql_ok(http, project, "SELECT current_user AS u, session_user AS s, current_schema() AS sc")
         await sql_ok(http, project, "CREATE TABLE owned (id int)")
         owner = await sql_ok(http, project, "SELECT tableowner FROM pg_tables WHERE tablename = 'owned' "
@@ -155,7 +155,7 @@ async def test_sql_runs_as_the_project_role_in_the_projects_schema(api: str, pro
 
 async def test_the_role_does_not_leak_to_the_next_call(api: str, project: dict[str, Any], pg_dsn: str) -> None:
     # many calls on the pool's connections: each one starts as the superuser and drops again
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         for _ in range(5):
             assert (await sql_ok(http, project, "SELECT current_user AS u"))["rows"] == [
                 {"u": f"{project['schema_slot']}_owner"}]
@@ -163,7 +163,7 @@ async def test_the_role_does_not_leak_to_the_next_call(api: str, project: dict[s
 
 
 async def test_empty_and_huge_sql(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         empty = await sql(http, project, "")
         comment = await sql(http, project, "-- nothing here")
         huge = await http.post(f"/admin/v1/projects/{project['project_id']}/sql", headers=service(project),
@@ -178,7 +178,7 @@ async def test_empty_and_huge_sql(api: str, project: dict[str, Any]) -> None:
 
 async def test_schema_lists_tables_columns_keys_rls_and_policies(api: str, pg_dsn: str) -> None:
     project = await create(api, await rich_account(pg_dsn, 200_000), "schema")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         empty = await schema_of(http, project)
         await sql_ok(http, project, """
             CREATE TABLE todos (id serial PRIMARY KEY, task text NOT NULL, done boolean DEFAULT false, user_id uuid);
@@ -219,7 +219,7 @@ async def test_schema_lists_tables_columns_keys_rls_and_policies(api: str, pg_ds
 
 async def test_schema_needs_the_service_key(api: str, project: dict[str, Any]) -> None:
     path = f"/admin/v1/projects/{project['project_id']}/schema"
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert_error(await http.get(path), 401, "missing_service_key")
         assert_error(await http.get(path, headers={"Authorization": f"Bearer {project['anon_key']}"}), 403,
                      "service_key_required")

@@ -115,14 +115,14 @@ def test_serves_until_ctrl_c_and_leaves_no_postgres(home: Path) -> None:
 @pytest.mark.asyncio(loop_scope="session")
 async def test_database_url_serves_the_given_postgres(home: Path, api: str, pg_dsn: str) -> None:
     project = await create(api, await rich_account(pg_dsn, 200_000), "via-cli")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE shared (v text); INSERT INTO shared VALUES ('same database')")
     port = free_port()
     cli = Cli("--port", str(port), "--database-url", pg_dsn, home=home)
     try:
         cli.wait_serving(port)
         # the session's project, keys and rows, served by the CLI's server
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             rows = await http.get("/rest/v1/shared", headers=anon(project))
         assert rows.status_code == 200 and rows.json() == [{"v": "same database"}]
         assert pg_dsn.split("@")[0].split(":")[-1] not in cli.text(), "the DSN's password must not be printed"
@@ -132,7 +132,7 @@ async def test_database_url_serves_the_given_postgres(home: Path, api: str, pg_d
     assert code == 0, cli.text()
     assert not (home / "home" / "sandbox" / "pgdata").exists(), "no embedded Postgres with --database-url"
     # the session's Postgres is untouched by the CLI stopping
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert (await http.get("/rest/v1/shared", headers=anon(project))).status_code == 200
 
 

@@ -45,7 +45,7 @@ async def test_a_retry_without_payment_still_has_to_pay_before_it_is_replayed(ap
     key = _key()
     async with payer(api, account) as http:
         first = await http.post("/v1/projects", json={"name": "k"}, headers=key)
-    async with httpx.AsyncClient(base_url=api) as plain:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as plain:
         unpaid = await plain.post("/v1/projects", json={"name": "k"}, headers=key)
     assert first.status_code == 201
     assert unpaid.status_code == 402  # nobody gets a stored answer without proving who pays
@@ -114,7 +114,7 @@ async def test_renew_with_a_key_twice_extends_once(api: str, pg_dsn: str) -> Non
 async def test_admin_sql_with_a_key_sent_twice_replays_instead_of_failing(api: str, pg_dsn: str) -> None:
     project = await create(api, await rich_account(pg_dsn, 200_000), "sql-idem")
     key = _key()
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         first = await sql(http, project, "CREATE TABLE once (id int); INSERT INTO once VALUES (1)", headers=key)
         again = await sql(http, project, "CREATE TABLE once (id int); INSERT INTO once VALUES (1)", headers=key)
         unkeyed = await sql(http, project, "CREATE TABLE once (id int)")
@@ -131,7 +131,7 @@ async def test_admin_sql_with_a_key_sent_twice_replays_instead_of_failing(api: s
 async def test_a_failed_call_is_not_stored_under_its_key(api: str, pg_dsn: str) -> None:
     project = await create(api, await rich_account(pg_dsn, 200_000), "sql-fail")
     key = _key()
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         failed = await sql(http, project, "INSERT INTO later VALUES (1)", headers=key)
         await sql_ok(http, project, "CREATE TABLE later (id int)")
         retried = await sql(http, project, "INSERT INTO later VALUES (1)", headers=key)
@@ -145,7 +145,7 @@ async def test_admin_sql_key_is_scoped_to_the_credential(api: str, pg_dsn: str) 
     account = await rich_account(pg_dsn, 200_000)
     a, b = await create(api, account, "a"), await create(api, account, "b")
     key = _key()
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         one = await sql(http, a, "CREATE TABLE t (id int)", headers=key)
         two = await sql(http, b, "CREATE TABLE t (id int)", headers=key)
     assert one.status_code == two.status_code == 200
@@ -158,7 +158,7 @@ async def test_rest_insert_with_a_key_twice_inserts_once(api: str, pg_dsn: str) 
     project = await create(api, await rich_account(pg_dsn, 200_000), "rest-idem")
     key = _key()
     headers = {"apikey": project["service_key"], "Prefer": "return=representation", **key}
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE items (id serial PRIMARY KEY, title text)")
         first = await http.post("/rest/v1/items", json=[{"title": "a"}, {"title": "b"}], headers=headers)
         again = await http.post("/rest/v1/items", json=[{"title": "a"}, {"title": "b"}], headers=headers)
@@ -172,7 +172,7 @@ async def test_rest_insert_with_a_key_twice_inserts_once(api: str, pg_dsn: str) 
 async def test_rest_patch_with_a_key_twice_applies_once(api: str, pg_dsn: str) -> None:
     project = await create(api, await rich_account(pg_dsn, 200_000), "rest-patch")
     headers = {"apikey": project["service_key"], **_key()}
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE c (id int PRIMARY KEY, n int); INSERT INTO c VALUES (1, 0)")
         # not idempotent by nature: the body is the same but the effect must not repeat
         for _ in range(2):
@@ -193,7 +193,7 @@ async def test_admin_routes_still_check_the_key_before_replaying(api: str, pg_ds
     account = await rich_account(pg_dsn, 200_000)
     project = await create(api, account, "owner")
     key = _key()
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         first = await sql(http, project, "SELECT 42 AS answer", headers=key)
         anon_retry = await http.post(f"/admin/v1/projects/{project['project_id']}/sql", content=b"SELECT 42 AS answer",
                                      headers={"Authorization": f"Bearer {project['anon_key']}", **key})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ async def pair(api: str, pg_dsn: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Projects A and B, each with a table `t` (same name, different rows) and a table only B has."""
     account = await rich_account(pg_dsn, 300_000)
     a, b = await create(api, account, "iso-a"), await create(api, account, "iso-b")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, a, "CREATE TABLE t (id int, secret text, owner uuid); INSERT INTO t VALUES (1, 'a-data', NULL)")
         await sql_ok(http, b, "CREATE TABLE t (id int, secret text, owner uuid); INSERT INTO t VALUES (2, 'b-data', NULL); "
                               "CREATE TABLE only_b (id int); INSERT INTO only_b VALUES (42)")
@@ -28,7 +29,7 @@ async def pair(api: str, pg_dsn: str) -> tuple[dict[str, Any], dict[str, Any]]:
 async def test_a_service_key_on_bs_admin_routes_is_403(api: str, pair: Any) -> None:
     a, b = pair
     bid = b["project_id"]
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answers = [
             await http.post(f"/admin/v1/projects/{bid}/sql", headers=service(a), content=b"SELECT * FROM t"),
             await http.post(f"/admin/v1/projects/{bid}/sql", headers=service(a), content=b"DROP TABLE t"),
@@ -46,7 +47,7 @@ async def test_a_service_key_on_bs_admin_routes_is_403(api: str, pair: Any) -> N
 
 async def test_a_keys_on_rest_resolve_to_as_own_schema(api: str, pair: Any) -> None:
     a, b = pair
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         only_b = await http.get("/rest/v1/only_b", headers=anon(a))
         same_name = await http.get("/rest/v1/t", headers=anon(a))
         service_same_name = await http.get("/rest/v1/t", headers={"apikey": a["service_key"]})
@@ -77,7 +78,7 @@ async def test_a_keys_on_rest_resolve_to_as_own_schema(api: str, pair: Any) -> N
 ])
 async def test_a_admin_sql_cannot_reach_b_or_the_sandbox_schema(api: str, pair: Any, query: str) -> None:
     a, b = pair
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await sql(http, a, query.format(b=b["schema_slot"]))
         b_rows = await sql_ok(http, b, "SELECT id, secret FROM t")
     body = assert_error(answer, 400, "sql_error")
@@ -88,7 +89,7 @@ async def test_a_admin_sql_cannot_reach_b_or_the_sandbox_schema(api: str, pair: 
 
 async def test_a_cannot_read_bs_data_through_the_catalog(api: str, pair: Any) -> None:
     a, b = pair
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, b, "ANALYZE t")  # column statistics hold sample values
         stats = await sql_ok(http, a, f"SELECT count(*) AS n FROM pg_stats WHERE schemaname = '{b['schema_slot']}'")
         own = await sql_ok(http, b, "SELECT count(*) AS n FROM pg_stats WHERE tablename = 't'")
@@ -100,7 +101,7 @@ async def test_a_cannot_read_bs_data_through_the_catalog(api: str, pair: Any) ->
 
 async def test_as_access_token_cannot_reach_bs_rows(api: str, pair: Any) -> None:
     a, b = pair
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         _, a_token = await user(http, a)
         assert (await apply_rls(http, b, "public_read_write", [{"table": "t"}])).status_code == 200
         as_apikey = await http.get("/rest/v1/t", headers={"apikey": a_token})
@@ -119,8 +120,8 @@ async def test_as_access_token_cannot_reach_bs_rows(api: str, pair: Any) -> None
 
 async def test_users_of_a_cannot_sign_in_to_b(api: str, pair: Any) -> None:
     a, b = pair
-    async with httpx.AsyncClient(base_url=api) as http:
-        email = "shared-iso@example.com"
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        email = f"shared-{uuid.uuid4().hex[:8]}@example.com"
         assert (await http.post("/auth/v1/signup", headers=anon(a), json={"email": email, "password": "pw-for-a-1234"})
                 ).status_code == 201
         login_b = await http.post("/auth/v1/token", headers=anon(b), json={"email": email, "password": "pw-for-a-1234"})

@@ -29,7 +29,7 @@ async def _lease_ago(pg_dsn: str, project_id: str, ago: dt.timedelta) -> None:
 async def _ready(api: str, pg_dsn: str) -> tuple[dict[str, Any], Any]:
     account = await rich_account(pg_dsn, 1_000_000)
     project = await create(api, account, "lease")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE notes (id serial PRIMARY KEY, body text); "
                                     "INSERT INTO notes (body) VALUES ('kept')")
     return project, account
@@ -38,7 +38,7 @@ async def _ready(api: str, pg_dsn: str) -> tuple[dict[str, Any], Any]:
 async def test_expired_lease_is_read_only_for_the_grace_period(api: str, pg_dsn: str) -> None:
     project, _ = await _ready(api, pg_dsn)
     pid = project["project_id"]
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         _, token = await user(http, project)
         await _lease_ago(pg_dsn, pid, dt.timedelta(hours=1))
 
@@ -80,7 +80,7 @@ async def test_read_only_admin_sql_cannot_write_through_a_select(api: str, pg_ds
     """A statement that parses as SELECT/EXPLAIN may still write: read-only must mean read-only."""
     project, _ = await _ready(api, pg_dsn)
     await _lease_ago(pg_dsn, project["project_id"], dt.timedelta(hours=1))
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await sql(http, project, text)
         rows = await sql(http, project, "SELECT body FROM notes")
     slot = project["schema_slot"]
@@ -93,7 +93,7 @@ async def test_past_the_grace_period_everything_is_refused(api: str, pg_dsn: str
     project, _ = await _ready(api, pg_dsn)
     pid = project["project_id"]
     await _lease_ago(pg_dsn, pid, dt.timedelta(days=7, minutes=1))
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answers = [
             await http.get("/rest/v1/notes", headers=anon(project)),
             await http.get("/rest/v1/notes", headers={"apikey": project["service_key"]}),
@@ -110,7 +110,7 @@ async def test_past_the_grace_period_everything_is_refused(api: str, pg_dsn: str
 async def test_one_day_before_the_end_of_grace_reads_still_work(api: str, pg_dsn: str) -> None:
     project, _ = await _ready(api, pg_dsn)
     await _lease_ago(pg_dsn, project["project_id"], dt.timedelta(days=6))
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert (await http.get("/rest/v1/notes", headers=anon(project))).status_code == 200
 
 
@@ -127,7 +127,7 @@ async def test_renewing_restores_access(api: str, pg_dsn: str, ago: dt.timedelta
     expected = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)
     assert abs(new_lease - expected) < dt.timedelta(minutes=1)
     assert await balance(api, account.address) == 1_000_000 - 200_000
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         # no wait needed: renewing forgets the cached row
         wrote = await http.post("/rest/v1/notes", headers={"apikey": project["service_key"]}, json={"body": "back"})
         assert wrote.status_code == 201, wrote.text
@@ -136,7 +136,7 @@ async def test_renewing_restores_access(api: str, pg_dsn: str, ago: dt.timedelta
 
 async def test_a_deleted_project_is_not_renewable(api: str, pg_dsn: str) -> None:
     project, account = await _ready(api, pg_dsn)
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert (await http.delete(f"/v1/projects/{project['project_id']}", headers=service(project))).status_code == 200
     async with payer(api, account) as paying:
         answer = await paying.post(f"/v1/projects/{project['project_id']}/renew")
@@ -170,7 +170,7 @@ async def test_a_write_right_after_renewal_is_accepted_even_under_concurrent_rea
         reading = True
 
         async def read() -> None:
-            async with httpx.AsyncClient(base_url=unlimited) as h:
+            async with httpx.AsyncClient(base_url=unlimited, timeout=30) as h:
                 while reading:
                     assert (await h.get("/rest/v1/n", headers=anon(project))).status_code == 200
 
@@ -180,7 +180,7 @@ async def test_a_write_right_after_renewal_is_accepted_even_under_concurrent_rea
             async with payer(unlimited, account) as paying:
                 renewed = await paying.post(f"/v1/projects/{project['project_id']}/renew")
             assert renewed.status_code == 200, renewed.text
-            async with httpx.AsyncClient(base_url=unlimited) as http:
+            async with httpx.AsyncClient(base_url=unlimited, timeout=30) as http:
                 wrote = await http.post("/rest/v1/n", headers={"apikey": project["service_key"]}, json={"id": 1})
         finally:
             reading = False
@@ -205,10 +205,10 @@ async def test_the_sixth_rest_call_within_a_second_is_429(api: str, pg_dsn: str,
     account = await rich_account(pg_dsn, 500_000)
     project = await create(api, account, "busy")  # made on the session sandbox: same database, same keys
     other = await create(api, account, "quiet")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE t (id int)")
         await sql_ok(http, other, "CREATE TABLE t (id int)")
-    async with httpx.AsyncClient(base_url=limited) as http:
+    async with httpx.AsyncClient(base_url=limited, timeout=30) as http:
         answers = list(await asyncio.gather(*(http.get("/rest/v1/t", headers=anon(project)) for _ in range(6))))
         answers.sort(key=lambda a: a.status_code)
         other_project = await http.get("/rest/v1/t", headers=anon(other))

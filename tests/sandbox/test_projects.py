@@ -33,7 +33,7 @@ def _now() -> dt.datetime:
 
 
 async def test_quote_is_free_and_lists_the_seeds_tiers(api: str) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await http.post("/v1/projects/quote")
     assert answer.status_code == 200, answer.text
     assert "PAYMENT-REQUIRED" not in answer.headers
@@ -80,7 +80,7 @@ async def test_create_prototype_returns_keys_slot_and_a_7_day_lease(api: str, pg
     roles = await db(pg_dsn, "SELECT rolname FROM pg_roles WHERE rolname LIKE $1 ORDER BY 1", body["schema_slot"] + "_%")
     assert [r["rolname"] for r in roles] == [f"{body['schema_slot']}_{k}" for k in ("anon", "owner", "user")]
     # and the keys work at once
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert (await sql(http, body, "SELECT 1 AS one")).json()["rows"] == [{"one": 1}]
 
 
@@ -109,7 +109,7 @@ async def test_create_each_tier_charges_its_price(api: str, pg_dsn: str, tier: s
 
 async def test_unknown_tier_is_400_and_charges_nothing(api: str, pg_dsn: str) -> None:
     account = await rich_account(pg_dsn, 1_000_000)
-    async with httpx.AsyncClient(base_url=api) as plain:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as plain:
         unpaid = await plain.post("/v1/projects/create/enterprise")
     body = assert_error(unpaid, 400, "unknown_tier")
     assert "prototype" in body["hint"] and "hobby" in body["hint"] and "team" in body["hint"]
@@ -130,7 +130,7 @@ async def test_no_payment_is_402_with_header_and_body_listing_the_same_accepts(
     api: str, pg_dsn: str, path: str, amount: str,
 ) -> None:
     before = await dbval(pg_dsn, "SELECT count(*) FROM sandbox.projects")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await http.post(path, json={"name": "unpaid"})
     body = assert_error(answer, 402, "payment_required")
     header = decode_header(answer.headers["PAYMENT-REQUIRED"])
@@ -200,7 +200,7 @@ async def test_renew_is_paid_and_extends_the_lease_by_the_tiers_lease(api: str, 
     account = await rich_account(pg_dsn, 1_000_000)
     project = await create(api, account, "renew-me")
     pid = project["project_id"]
-    async with httpx.AsyncClient(base_url=api) as plain:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as plain:
         unpaid = await plain.post(f"/v1/projects/{pid}/renew")
     assert_error(unpaid, 402, "payment_required")
     assert decode_header(unpaid.headers["PAYMENT-REQUIRED"])["accepts"][0]["amount"] == "100000"
@@ -245,7 +245,7 @@ async def test_delete_needs_the_projects_own_service_key(api: str, pg_dsn: str) 
     project = await create(api, account, "doomed")
     other = await create(api, account, "bystander")
     pid = project["project_id"]
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE notes (id int PRIMARY KEY); INSERT INTO notes VALUES (1)")
         assert_error(await http.delete(f"/v1/projects/{pid}"), 401, "missing_service_key")
         assert_error(await http.delete(f"/v1/projects/{pid}", headers={"Authorization": f"Bearer {project['anon_key']}"}),
@@ -278,5 +278,5 @@ async def test_delete_needs_the_projects_own_service_key(api: str, pg_dsn: str) 
     assert await dbval(pg_dsn, "SELECT to_regnamespace($1)", slot) is None
     assert await dbval(pg_dsn, "SELECT count(*) FROM pg_roles WHERE rolname LIKE $1", slot + "\\_%") == 0
     assert await dbval(pg_dsn, "SELECT status FROM sandbox.projects WHERE id = $1", pid) == "deleted"
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert (await sql(http, other, "SELECT 1 AS ok")).status_code == 200

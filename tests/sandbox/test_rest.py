@@ -26,7 +26,7 @@ INSERT INTO items VALUES
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def project(api: str, pg_dsn: str) -> dict[str, Any]:
     made = await create(api, await rich_account(pg_dsn, 200_000), "rest")
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, made, ROWS)
     return made
 
@@ -51,7 +51,7 @@ async def ids(http: httpx.AsyncClient, project: dict[str, Any], query: str) -> l
 
 
 async def test_select_all_and_some_columns(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         everything = await http.get("/rest/v1/items?id=eq.1", headers=anon(project))
         some = await http.get("/rest/v1/items?select=name,id&order=id&limit=2", headers=anon(project))
     assert everything.headers["content-type"].startswith("application/json")
@@ -91,7 +91,7 @@ async def test_select_all_and_some_columns(api: str, project: dict[str, Any]) ->
     ("or=(id.eq.5,and(done.is.true,qty.gt.1))", [1, 5]),
 ])
 async def test_filters(api: str, project: dict[str, Any], query: str, expected: list[int]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert await ids(http, project, f"{query}&order=id") == expected
 
 
@@ -104,13 +104,13 @@ async def test_filters(api: str, project: dict[str, Any], query: str, expected: 
     ("qty,price.desc", [4, 5, 1, 3, 2]),
 ])
 async def test_order_on_several_columns(api: str, project: dict[str, Any], order: str, expected: list[int]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert await ids(http, project, f"order={order}") == expected
 
 
 async def test_limit_offset_and_content_range(api: str, project: dict[str, Any]) -> None:
     exact = {**anon(project), "Prefer": "count=exact"}
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         page = await http.get("/rest/v1/items?order=id&limit=2&offset=1", headers=anon(project))
         counted = await http.get("/rest/v1/items?order=id&limit=2&offset=1", headers=exact)
         filtered = await http.get("/rest/v1/items?tag=eq.baked&order=id", headers=exact)
@@ -132,7 +132,7 @@ async def test_limit_offset_and_content_range(api: str, project: dict[str, Any])
 
 
 async def test_insert_update_delete(api: str, fresh: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, fresh, "CREATE TABLE t (id serial PRIMARY KEY, title text NOT NULL, n int DEFAULT 7)")
         one = await http.post("/rest/v1/t", headers=svc(fresh), json={"title": "one"})
         assert one.status_code == 201 and one.content == b""
@@ -165,7 +165,7 @@ async def test_insert_update_delete(api: str, fresh: dict[str, Any]) -> None:
 
 
 async def test_anon_reads_but_cannot_write_a_table_without_rls(api: str, fresh: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, fresh, "CREATE TABLE open (id int PRIMARY KEY, v text); INSERT INTO open VALUES (1, 'x')")
         read = await http.get("/rest/v1/open", headers=anon(fresh))
         post = await http.post("/rest/v1/open", headers=anon(fresh), json={"id": 2})
@@ -180,7 +180,7 @@ async def test_anon_reads_but_cannot_write_a_table_without_rls(api: str, fresh: 
 
 
 async def test_service_key_bypasses_rls(api: str, fresh: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, fresh, "CREATE TABLE private (id serial PRIMARY KEY, owner uuid, v text); "
                                   "INSERT INTO private (owner, v) VALUES (gen_random_uuid(), 'a'), (NULL, 'b')")
         assert (await apply_rls(http, fresh, "user_owns_rows", [{"table": "private", "owner_column": "owner"}])
@@ -198,7 +198,7 @@ async def test_service_key_bypasses_rls(api: str, fresh: dict[str, Any]) -> None
 
 
 async def test_a_table_created_a_moment_ago_is_served_at_once(api: str, fresh: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         for n in range(3):
             await sql_ok(http, fresh, f"CREATE TABLE just_now_{n} (id int)")
             assert (await http.get(f"/rest/v1/just_now_{n}", headers=anon(fresh))).status_code == 200
@@ -214,7 +214,7 @@ async def test_a_table_created_a_moment_ago_is_served_at_once(api: str, fresh: d
 
 
 async def test_unknown_table_is_404_json(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         for method in ("GET", "POST", "PATCH", "DELETE"):
             answer = await http.request(method, "/rest/v1/nope?id=eq.1", headers=svc(project),
                                         json={"id": 1} if method in ("POST", "PATCH") else None)
@@ -240,7 +240,7 @@ async def test_unknown_table_is_404_json(api: str, project: dict[str, Any]) -> N
 ])
 async def test_malformed_queries_are_400_with_a_message(api: str, project: dict[str, Any], query: str,
                                                         words: str) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await http.get(f"/rest/v1/items?{query}", headers=anon(project))
     body = assert_error(answer, 400, "invalid_query")
     assert words in body["message"], body
@@ -256,14 +256,14 @@ async def test_malformed_queries_are_400_with_a_message(api: str, project: dict[
 ])
 async def test_postgres_rejections_are_400_with_sqlstate(api: str, project: dict[str, Any], query: str,
                                                          sqlstate: str) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await http.get(f"/rest/v1/items?{query}", headers=anon(project))
     body = assert_error(answer, 400, "bad_request")
     assert body["sqlstate"] == sqlstate
 
 
 async def test_write_errors_are_json(api: str, fresh: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, fresh, "CREATE TABLE strict (id int PRIMARY KEY, v text NOT NULL)")
         assert (await http.post("/rest/v1/strict", headers=svc(fresh), json={"id": 1, "v": "a"})).status_code == 201
         invalid_json = await http.post("/rest/v1/strict", headers={**svc(fresh), "Content-Type": "application/json"},
@@ -285,7 +285,7 @@ async def test_write_errors_are_json(api: str, fresh: dict[str, Any]) -> None:
 
 
 async def test_keys(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         none = await http.get("/rest/v1/items")
         junk = await http.get("/rest/v1/items", headers={"apikey": "junk"})
         bearer_junk = await http.get("/rest/v1/items", headers={**anon(project), "Authorization": "Bearer junk"})
@@ -301,7 +301,7 @@ async def test_keys(api: str, project: dict[str, Any]) -> None:
 
 async def test_cors_preflight_and_headers(api: str, project: dict[str, Any]) -> None:
     origin = "http://todo.localhost:8402"
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         preflight = await http.options("/rest/v1/x", headers={
             "Origin": origin, "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "apikey,content-type",

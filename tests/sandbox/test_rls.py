@@ -22,7 +22,7 @@ async def project(api: str, pg_dsn: str) -> dict[str, Any]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def users(api: str, project: dict[str, Any]) -> tuple[tuple[str, str], tuple[str, str]]:
     """Two users of the project: (id, access token) each."""
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         return await user(http, project), await user(http, project)
 
 
@@ -37,7 +37,7 @@ def table_schema(body: dict[str, Any], name: str) -> dict[str, Any]:
 async def test_user_owns_rows(api: str, project: dict[str, Any], users: Any) -> None:
     (alice_id, alice), (bob_id, bob) = users
     svc = {"apikey": project["service_key"]}
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE todos (id serial PRIMARY KEY, task text NOT NULL, user_id uuid)")
         applied = await apply_rls(http, project, "user_owns_rows", [{"table": "todos", "owner_column": "user_id"}])
         assert applied.status_code == 200, applied.text
@@ -87,7 +87,7 @@ async def test_user_owns_rows(api: str, project: dict[str, Any], users: Any) -> 
 
 async def test_user_owns_rows_with_a_text_owner_column(api: str, project: dict[str, Any], users: Any) -> None:
     (alice_id, alice), (_, bob) = users
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE notes (id serial PRIMARY KEY, body text, owner text)")
         assert (await apply_rls(http, project, "user_owns_rows",
                                 [{"table": "notes", "owner_column": "owner"}])).status_code == 200
@@ -100,7 +100,7 @@ async def test_user_owns_rows_with_a_text_owner_column(api: str, project: dict[s
 
 async def test_public_read(api: str, project: dict[str, Any], users: Any) -> None:
     (_, alice), (_, bob) = users
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE news (id serial PRIMARY KEY, title text); "
                                     "INSERT INTO news (title) VALUES ('first')")
         assert (await apply_rls(http, project, "public_read", [{"table": "news"}])).status_code == 200
@@ -121,7 +121,7 @@ async def test_public_read(api: str, project: dict[str, Any], users: Any) -> Non
 
 async def test_public_read_write(api: str, project: dict[str, Any], users: Any) -> None:
     (_, alice), _ = users
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE guestbook (id serial PRIMARY KEY, msg text)")
         assert (await apply_rls(http, project, "public_read_write", [{"table": "guestbook"}])).status_code == 200
         wrote = await http.post("/rest/v1/guestbook", headers={**anon(project), **REPR}, json={"msg": "hello"})
@@ -137,7 +137,7 @@ async def test_public_read_write(api: str, project: dict[str, Any], users: Any) 
 async def test_switching_a_table_to_a_stricter_template_takes_anons_writes_away(
     api: str, project: dict[str, Any],
 ) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE wall (id serial PRIMARY KEY, msg text)")
         assert (await apply_rls(http, project, "public_read_write", [{"table": "wall"}])).status_code == 200
         assert (await http.post("/rest/v1/wall", headers=anon(project), json={"msg": "a"})).status_code == 201
@@ -149,7 +149,7 @@ async def test_switching_a_table_to_a_stricter_template_takes_anons_writes_away(
 
 
 async def test_applying_the_same_template_twice_changes_nothing(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE twice (id serial PRIMARY KEY, owner_id uuid); "
                                     "CREATE TABLE twice_b (id int)")
         rules = [{"table": "twice", "owner_column": "owner_id"}]
@@ -166,7 +166,7 @@ async def test_applying_the_same_template_twice_changes_nothing(api: str, projec
 
 
 async def test_two_calls_on_different_tables_compose(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE comp_a (id int, uid uuid); CREATE TABLE comp_b (id int); "
                                     "CREATE TABLE comp_c (id int); INSERT INTO comp_b VALUES (1)")
         assert (await apply_rls(http, project, "user_owns_rows", [{"table": "comp_a", "owner_column": "uid"}])
@@ -184,7 +184,7 @@ async def test_two_calls_on_different_tables_compose(api: str, project: dict[str
 
 
 async def test_a_users_own_policy_survives_a_template(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE custom (id int); ALTER TABLE custom ENABLE ROW LEVEL SECURITY; "
                                     "CREATE POLICY mine ON custom FOR SELECT USING (id > 0)")
         assert (await apply_rls(http, project, "public_read", [{"table": "custom"}])).status_code == 200
@@ -205,7 +205,7 @@ async def test_a_users_own_policy_survives_a_template(api: str, project: dict[st
 ])
 async def test_bad_rls_requests(api: str, project: dict[str, Any], body: dict[str, Any], status: int,
                                 code: str) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE IF NOT EXISTS todos (id serial PRIMARY KEY, task text, user_id uuid)")
         answer = await http.post(f"/admin/v1/projects/{project['project_id']}/rls",
                                  headers={"Authorization": f"Bearer {project['service_key']}"}, json=body)
@@ -213,7 +213,7 @@ async def test_bad_rls_requests(api: str, project: dict[str, Any], body: dict[st
 
 
 async def test_a_bad_entry_applies_nothing(api: str, project: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         await sql_ok(http, project, "CREATE TABLE atomic (id int)")
         answer = await apply_rls(http, project, "public_read_write", [{"table": "atomic"}, {"table": "missing"}])
         assert answer.status_code == 404
@@ -225,7 +225,7 @@ async def test_rls_needs_the_service_key(api: str, project: dict[str, Any], user
     (_, alice), _ = users
     path = f"/admin/v1/projects/{project['project_id']}/rls"
     body = {"template": "public_read_write", "tables": [{"table": "todos"}]}
-    async with httpx.AsyncClient(base_url=api) as http:
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         assert_error(await http.post(path, json=body), 401)
         assert_error(await http.post(path, json=body, headers={"Authorization": f"Bearer {project['anon_key']}"}), 403)
         assert_error(await http.post(path, json=body, headers={"Authorization": f"Bearer {alice}"}), 403)
