@@ -5,7 +5,7 @@ paid transaction: the files, the charge and the idempotent answer commit togethe
 A deployment is served three ways:
 
 * `GET /sites/<dpl_id>/<path>` on the API's own host;
-* Host `<dpl_id>.sites.localhost[:port]` (what the answer's `url` names);
+* Host `dpl-<hex>.sites.localhost[:port]` (what the answer's `url` names; `dpl_<hex>` works too);
 * Host `<name>.localhost[:port]`, the deployment a claimed subdomain points to.
 
 Serving is SPA-friendly: `/` and any extension-less path that is not a file get
@@ -91,8 +91,12 @@ def _origin_of(request: Request, host: str) -> str:
 
 
 def site_url(request: Request, deployment_id: str) -> str:
-    """`http://<dpl_id>.sites.localhost:<port>/`, the port being the request's."""
-    return _origin_of(request, f"{deployment_id}.sites.localhost")
+    """`http://dpl-<hex>.sites.localhost:<port>/`, the port being the request's.
+
+    The host spells the id with a hyphen: an underscore is not valid in a host name,
+    and strict clients refuse it (both spellings are served).
+    """
+    return _origin_of(request, f"{deployment_id.replace('_', '-')}.sites.localhost")
 
 
 def subdomain_url(request: Request, name: str) -> str:

@@ -54,7 +54,7 @@ async def test_deployment_answer(api: str, site: dict[str, Any]) -> None:
     body = site["deployment"]
     dpl = body["deployment_id"]
     assert re.fullmatch(r"dpl_[0-9a-f]{16}", dpl)
-    assert body["url"] == f"http://{dpl}.sites.localhost:{port_of(api)}/"
+    assert body["url"] == f"http://{dpl.replace('_', '-')}.sites.localhost:{port_of(api)}/"  # a valid host name
     assert body["path_url"] == f"{api}/sites/{dpl}/"
     assert body["project_id"] == site["project"]["project_id"]
     assert body["files"] == len(FILES)
