@@ -40,7 +40,7 @@ from appwright.memory import MemoryStore, RunId
 
 __all__ = [
     "APPWRIGHT", "Kit", "Proc", "Prefetch", "PAID", "blueprint_seed", "fetch_site", "sandbox_sql",
-    "same_rows",
+    "same_rows", "selected_params",
 ]
 
 APPWRIGHT = Path(sys.executable).with_name("appwright")

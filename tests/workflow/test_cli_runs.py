@@ -8,7 +8,6 @@ never a traceback.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from buildkit import PAID, Kit, Proc
+from buildkit import PAID, Kit, Proc, sandbox_sql
 
 from appwright.memory import RunId
 from appwright.platforms.wallet import create_wallet
@@ -223,8 +222,8 @@ def test_a_run_waits_for_the_user_and_goes_on_when_answered(tmp_path: Path, api:
 # --- run ids are the user's: they must not make two runs one ------------------------------
 
 
-def test_a_run_id_reused_in_another_home_gets_its_own_project(tmp_path: Path, api: str) -> None:
-    """Idempotency keys come from (run id, step, call no.); a run id is the user's choice.
+def test_a_run_id_reused_in_another_home_gets_its_own_project(tmp_path: Path, api: str, pg_dsn: str) -> None:
+    """Idempotency keys come from the run (and its call numbers); a run id is the user's choice.
 
     Two homes, one wallet (the default wallet is shared by every home), the same
     --run-id: the second run is a new app and must pay for its own project, not get
@@ -235,8 +234,12 @@ def test_a_run_id_reused_in_another_home_gets_its_own_project(tmp_path: Path, ap
     second = Kit(root=tmp_path / "second", api=api, wallet_path=shared)
     first.root.mkdir()
     second.root.mkdir()
-    wallet = create_wallet(shared)  # funded up front, so both runs make the same calls
+    # A wallet rich enough for two builds, so neither run calls the faucet and both
+    # make the same calls with the same numbers: only the run tells their keys apart.
+    wallet = create_wallet(shared)
     assert httpx.post(f"{api}/v1/faucet", json={"address": wallet.address}, timeout=30).status_code == 200
+    sandbox_sql(pg_dsn, "UPDATE sandbox.accounts SET balance_micros = 1000000 WHERE wallet = $1",
+                wallet.address.lower())
 
     crashed = first.build("todo", run_id="my-app", fault="step_end:provision")
     assert crashed.returncode == -9, crashed.output
@@ -246,4 +249,10 @@ def test_a_run_id_reused_in_another_home_gets_its_own_project(tmp_path: Path, ap
     first_project = first.facts("my-app")["project_id"]
     second_project = second.facts("my-app")["project_id"]
     assert second_project != first_project, "the notes run was handed the todo run's project"
-    assert first.charges().count(PAID["create_project"]) == 2, first.history()
+    charges = [e for e in first.history() if e["kind"] == "charge"]
+    assert sorted(-e["amount_usd_micros"] for e in charges) == sorted([PAID["create_project"], *PAID.values()])
+    # Each run's ledger holds its own transactions, and the sandbox charged every one of them.
+    first_tx = {p.receipt["transaction"] for p in first.payments("my-app")}
+    second_tx = {p.receipt["transaction"] for p in second.payments("my-app")}
+    assert len(first_tx) == 1 and len(second_tx) == 3 and not first_tx & second_tx
+    assert first_tx | second_tx == {e["tx"] for e in charges}
