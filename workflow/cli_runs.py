@@ -6,17 +6,17 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from appwright.memory import MemoryStore, RunBusy, RunExists, RunId, StoreError, UnknownRun
 
-from .blueprint import BlueprintError
 from .cli import app, appwright_home
-from .embedded import EmbeddedSandbox
-from .progress import Progress
-from .runner import Outcome, Runner, RunSettings
+
+if TYPE_CHECKING:  # the engine, the sandbox and LangGraph load only for the commands that run them
+    from .embedded import EmbeddedSandbox
+    from .runner import Outcome, Runner
 
 __all__ = ["open_store"]
 
@@ -54,6 +54,9 @@ def build(
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Pay on Base mainnet (real money).")] = False,
 ) -> None:
     """Build and deploy an app from a blueprint, step by step, checkpointed."""
+    from .blueprint import BlueprintError
+    from .embedded import EmbeddedSandbox
+    from .runner import RunSettings
     if tier not in ("prototype", "hobby", "team"):
         _fail(f"unknown tier {tier!r}: use prototype, hobby or team", 2)
     if budget <= 0:
@@ -84,6 +87,7 @@ def build(
 def resume(run: Annotated[str, typer.Argument(help="The run id.")],
            no_serve: Annotated[bool, typer.Option("--no-serve")] = False) -> None:
     """Continue a run from its last checkpoint; a finished run is left as it is."""
+    from .embedded import EmbeddedSandbox
     store = open_store()
     runner = _runner(store)
     record = _get_run(store, run)
@@ -106,6 +110,7 @@ def resume(run: Annotated[str, typer.Argument(help="The run id.")],
 def answer(run: Annotated[str, typer.Argument(help="The run id.")],
            text: Annotated[str, typer.Argument(help="Your answer to the run's question.")]) -> None:
     """Answer the question a run waits on, and let it continue."""
+    from .embedded import EmbeddedSandbox
     store = open_store()
     record = _get_run(store, run)
     if record.status != "waiting":
@@ -122,6 +127,9 @@ def answer(run: Annotated[str, typer.Argument(help="The run id.")],
 
 
 def _runner(store: MemoryStore) -> Runner:
+    from .progress import Progress
+    from .runner import Runner
+
     progress = Progress.for_terminal(sys.stdout)
     return Runner(store=store, say=progress.say, report=progress.report)
 
