@@ -19,19 +19,12 @@ from typing import Any
 
 import asyncpg
 
+# One quoting of names and literals for all the sandbox's SQL.
+from .postgrest import quote_ident, quote_literal
+
 __all__ = ["as_role", "quote_ident", "quote_literal", "to_json", "jsonable"]
 
 
-def quote_ident(name: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    """A single-quoted SQL string literal (standard_conforming_strings is on)."""
-    if "\x00" in value:
-        raise ValueError("NUL bytes are not allowed in SQL text")
-    return "'" + value.replace("'", "''") + "'"
 
 
 @asynccontextmanager
