@@ -25,8 +25,6 @@ from .postgrest import quote_ident, quote_literal
 __all__ = ["as_role", "quote_ident", "quote_literal", "to_json", "jsonable"]
 
 
-
-
 @asynccontextmanager
 async def as_role(
     conn: asyncpg.Connection, *, role: str, schema: str, claims: dict[str, str] | None = None,
