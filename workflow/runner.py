@@ -24,7 +24,7 @@ from appwright.steps import STEPS, Step
 from .backend import RunBackend
 from .blueprint import load_blueprint
 from .blueprint_agent import BlueprintAgent
-from .engine import Engine, step_instance
+from .engine import Agent, Engine, step_instance
 from .graph import build_graph, open_checkpointer
 
 __all__ = ["RunSettings", "Outcome", "Runner", "SETTINGS_KEY"]
@@ -83,6 +83,8 @@ class Runner:
     """Progress of steps."""
     owner: str = field(default_factory=lambda: f"appwright-{os.getpid()}")
     """The lease owner label of this process."""
+    make_agent: Callable[[RunSettings], Agent] = field(default=lambda settings: blueprint_agent(settings))
+    """Who completes the steps of a run (by default the blueprint agent of its settings)."""
 
     def create(self, settings: RunSettings, *, run_id: str | None = None) -> Run:
         """Record a new run and its settings."""
@@ -111,7 +113,7 @@ class Runner:
         backend = RunBackend(api=api or settings.api, tier=settings.tier, network=settings.network,
                              budget=self._budget(run_id, settings))
         engine = Engine(store=self.store, run_id=run_id, backend=backend, interrupt=interrupt, say=self.say,
-                        agent=BlueprintAgent(blueprint=load_blueprint(settings.blueprint), yes=settings.yes))
+                        agent=self.make_agent(settings))
         graph = build_graph(self._node_runner(engine, loop), open_checkpointer(str(self.store.path)))
         config = {"configurable": {"thread_id": run_id}}
         try:
@@ -159,3 +161,8 @@ class Runner:
             run = self.store.set_run_status(run_id, "stopped")
             return Outcome(run=run)
         return Outcome(run=self.store.set_run_status(run_id, "done"))
+
+
+def blueprint_agent(settings: RunSettings) -> BlueprintAgent:
+    """The blueprint agent for a run's blueprint."""
+    return BlueprintAgent(blueprint=load_blueprint(settings.blueprint), yes=settings.yes)
