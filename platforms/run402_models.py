@@ -276,8 +276,8 @@ class BillingHistory(Result):
     """Its entries, newest first."""
 
 
-class FaucetGrant(Result):
-    """Testnet USDC from the faucet."""
+class FaucetGrant(Written):
+    """Testnet USDC from the faucet (`replayed` when a keyed grant was answered again)."""
 
     address: str
     """The funded address (lower case)."""

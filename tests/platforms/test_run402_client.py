@@ -312,3 +312,16 @@ async def test_faucet_grant_fields(api: str) -> None:
     assert (grant.address, grant.amount_usd_micros, grant.available_usd_micros) == (
         newcomer.address.lower(), 250_000, 250_000)
     assert grant.network == TESTNET and grant.tx.startswith("0x") and grant.next_available_at is not None
+
+
+async def test_a_faucet_call_resent_with_its_key_is_answered_again(api: str) -> None:
+    # What an engine resuming after a crash does: the same call, the same key.
+    newcomer = Account.create()
+    async with Run402(api=api) as client:
+        key = new_key()
+        first = await client.faucet(newcomer.address, idempotency_key=key)
+        again = await client.faucet(newcomer.address, idempotency_key=key)
+        with pytest.raises(RateLimited):  # a new grant is still refused
+            await client.faucet(newcomer.address, idempotency_key=new_key())
+        balance = (await client.billing.account(newcomer.address)).available_usd_micros
+    assert again.tx == first.tx and (first.replayed, again.replayed) == (False, True) and balance == 250_000
