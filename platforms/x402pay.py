@@ -181,6 +181,7 @@ class Budget:
     limit_micros: int
     spent_micros: int = 0
     reserved_micros: int = field(default=0, init=False)
+    _settled: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(
         default_factory=threading.Lock, init=False, repr=False, compare=False
     )
@@ -203,10 +204,18 @@ class Budget:
                 raise BudgetExceeded(price_micros, remaining)
             self.reserved_micros += price_micros
 
-    def commit(self, price_micros: int) -> None:
-        """The server confirmed a reserved payment: it is spent."""
+    def commit(self, price_micros: int, transaction: str | None = None) -> None:
+        """The server confirmed a reserved payment: it is spent (once per transaction).
+
+        A replayed answer (same Idempotency-Key) names the first call's transaction:
+        if this budget already counted it, the reservation is only given back.
+        """
         with self._lock:
             self.reserved_micros -= price_micros
+            if transaction is not None and transaction in self._settled:
+                return
+            if transaction is not None:
+                self._settled.add(transaction)
             self.spent_micros += price_micros
 
     def release(self, price_micros: int) -> None:
@@ -454,7 +463,7 @@ def _settled_hook(budget: Budget | None) -> OnPaymentResponseHook:
         attempt = _ATTEMPT.get()
         if budget is not None and attempt is not None and price in attempt.reserved:
             attempt.reserved.remove(price)
-            budget.commit(price)
+            budget.commit(price, settled.transaction)
         if attempt is not None:
             attempt.receipt = PaymentReceipt(
                 payer=settled.payer or _payer_of(context),

@@ -193,3 +193,20 @@ async def test_renew_and_deploy_and_message_all_pay(api: str) -> None:
     amounts = [r.amount_micros for r in (created.receipt, site.receipt, sent.receipt) if r is not None]
     assert amounts == [100_000, 50_000, 10_000]
     assert [c.amount_usd_micros for c in await charges(api, account.address)] == [-10_000, -50_000, -100_000]
+
+
+async def test_a_replayed_paid_answer_is_not_counted_against_the_budget_again(api: str) -> None:
+    import httpx as _httpx
+    from eth_account import Account
+
+    from appwright.platforms.run402 import Run402
+    from appwright.platforms.x402pay import Budget
+
+    account = Account.create()
+    assert _httpx.post(f"{api}/v1/faucet", json={"address": account.address}).status_code == 200
+    budget = Budget(limit_micros=250_000)
+    async with Run402(api=api, account=account, budget=budget) as client:
+        first = await client.create_project("once", idempotency_key="replay-budget-1")
+        again = await client.create_project("once", idempotency_key="replay-budget-1")
+    assert again.replayed and again.project_id == first.project_id
+    assert budget.spent_micros == 100_000
