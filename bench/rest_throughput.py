@@ -13,22 +13,26 @@ The request:
 Then, in the same run and against the same Postgres, pgbench runs the SQL the
 sandbox runs for that request, transaction for transaction: BEGIN; SET LOCAL ROLE
 to the project's anon role, SET LOCAL search_path, statement_timeout and the
-`request.jwt.claims` set_config (one command, as `sandbox.db.as_role` sends them);
-the json_agg SELECT that `sandbox.postgrest.build_select` builds for this query;
-RESET ROLE + SET LOCAL search_path TO DEFAULT; COMMIT
-(`pgbench -c 32 -j 2 -T 10 -M prepared`).
+`request.jwt.claims` set_config (as `sandbox.db.as_role` sends them); the json_agg
+SELECT that `sandbox.postgrest.build_select` builds for this query; RESET ROLE +
+SET LOCAL search_path TO DEFAULT; COMMIT. `pgbench -c 32 -j 2 -T 10` runs it twice:
+`-M prepared` with one statement per command (pgbench cannot prepare a
+multi-statement command), and `-M simple` batched with `\;` exactly as the sandbox
+batches it. The ceiling is the faster of the two.
 
 Targets: ≥ 4,000 req/s, and ≥ 0.5 of the pgbench ceiling.
 
 Options:
   --profile           also record the sandbox under the same wrk load with py-spy
                       (`--py-spy PATH`, default: `py-spy` on PATH or $TMPDIR/aw-bench-tools/bin)
-                      and print the top functions by own and total time.
+                      and print where the time goes: by part of the request, by
+                      package, and the top functions by own and total time.
   --pythonpath DIR    prepend DIR to the sandbox process' PYTHONPATH (to measure a
                       scratch change, e.g. uvloop + httptools installed with
                       `pip install --target DIR uvloop httptools`, or a patched copy).
   --patch NAME        apply a scratch change from `_common.PATCHES` in the sandbox
-                      process (e.g. `nodelay`: TCP_NODELAY on its connections).
+                      process (repeatable): `nodelay` (TCP_NODELAY on its connections),
+                      `uvloop`, `jwtcache`, `fewer_round_trips`, `rest_fast_path`.
   --tag NAME          save results as rest_throughput-NAME.json (for variants).
 """
 

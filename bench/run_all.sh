@@ -16,8 +16,10 @@ for script in store_growth engine_overhead sandbox_start paid_request build rest
     "$PY" "bench/$script.py"
 done
 
-# Scratch variants the README reports: the sandbox with TCP_NODELAY on its connections,
-# then also on uvloop + httptools, and Postgres with synchronous_commit=off.
+# Scratch variants the README reports (each a change applied to the sandbox process
+# only, see _common.PATCHES): TCP_NODELAY, then uvloop + httptools, a JWT cache, fewer
+# Postgres round trips and a plain-ASGI fast path; Postgres with synchronous_commit=off;
+# the build with TCP_NODELAY.
 echo "=== scratch variants"
 [ -d "$EXTRA/uvloop" ] || "$PY" -m pip install -q --target "$EXTRA" uvloop httptools
 [ -x "$TOOLS/bin/py-spy" ] || "$PY" -m pip install -q --target "$TOOLS" py-spy
@@ -26,6 +28,11 @@ echo "=== scratch variants"
 "$PY" bench/rest_throughput.py --patch nodelay --tag nodelay
 "$PY" bench/rest_throughput.py --patch nodelay --patch uvloop --pythonpath "$EXTRA" --tag nodelay-httptools-uvloop
 "$PY" bench/rest_throughput.py --patch nodelay --profile --py-spy "$TOOLS/bin/py-spy" --tag profile-nodelay
+LEAN=(--patch nodelay --patch uvloop --patch jwtcache --patch fewer_round_trips --pythonpath "$EXTRA")
+"$PY" bench/rest_throughput.py "${LEAN[@]}" --tag lean
+"$PY" bench/rest_throughput.py "${LEAN[@]}" --profile --py-spy "$TOOLS/bin/py-spy" --tag profile-lean
+"$PY" bench/rest_throughput.py "${LEAN[@]}" --patch rest_fast_path --tag lean-fastpath
+"$PY" bench/build.py --nodelay
 
 echo "=== results table"
 "$PY" bench/report.py

@@ -11,8 +11,9 @@ the sandbox is started and the client polls every 5 ms. Two ways, each repeated
   (already imported) process, then the first request; `stop()` between repetitions.
 
 "New" is a data dir that does not exist yet (initdb runs); "existing" is the same data
-dir started again after a clean stop. For context it also measures the CLI's import
-time alone (`appwright --help`) and the embedded Postgres alone (`EmbeddedPostgres.start`).
+dir started again after a clean stop. For context it also measures
+the import time alone (a new interpreter importing `appwright.workflow.cli`, and one importing
+only `appwright.sandbox.server`) and the embedded Postgres alone (`EmbeddedPostgres.start`).
 
 Targets: new ≤ 1.5 s, existing ≤ 0.5 s.
 """
@@ -83,8 +84,16 @@ def postgres_start(data_dir: Path) -> float:
 
 
 def cli_import() -> float:
+    """A new interpreter importing the CLI (what `appwright sandbox` does before serving)."""
     started = time.perf_counter()
-    subprocess.run([c.APPWRIGHT, "--help"], check=True, capture_output=True)
+    subprocess.run([c.PYTHON, "-c", "import appwright.workflow.cli"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def sandbox_import() -> float:
+    """A new interpreter importing only the sandbox server module."""
+    started = time.perf_counter()
+    subprocess.run([c.PYTHON, "-c", "import appwright.sandbox.server"], check=True, capture_output=True)
     return time.perf_counter() - started
 
 
@@ -114,6 +123,7 @@ def main() -> None:
             "reps": args.reps,
             "load": load,
             "cli_import_s": c.median([cli_import() for _ in range(args.reps)]),
+            "sandbox_import_s": c.median([sandbox_import() for _ in range(args.reps)]),
             "postgres_alone": series(postgres_start, root, "pg", args.reps),
             "subprocess": series(subprocess_start, root, "sub", args.reps),
             "inprocess": series(inprocess_start, root, "inp", args.reps),
@@ -126,7 +136,8 @@ def main() -> None:
         for way in ("subprocess", "inprocess") for kind in ("new", "existing")
     }
     path = c.save_results("sandbox_start", results)
-    print(f"CLI import alone (appwright --help): {results['cli_import_s']:.3f} s")
+    print(f"python -c 'import appwright.workflow.cli': {results['cli_import_s']:.3f} s; "
+          f"python -c 'import appwright.sandbox.server': {results['sandbox_import_s']:.3f} s")
     for way in ("postgres_alone", "subprocess", "inprocess"):
         r = results[way]
         print(f"{way:15} new data dir: median {r['new_median_s']:.3f} s  {[round(x, 3) for x in r['new_s']]}")

@@ -31,7 +31,7 @@ from typing import Any
 
 import _common as c
 
-from appwright.memory import EventKind, MemoryStore, RunId, StepId
+from appwright.memory import EventKind, MemoryStore, StepId
 from appwright.steps import STEPS
 from appwright.workflow.blueprint import load_blueprint
 from appwright.workflow.blueprint_agent import plan_from_blueprint

@@ -8,7 +8,8 @@ resolving it against another project's route is refused.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Literal
 
 import jwt
@@ -19,6 +20,7 @@ __all__ = ["KeyRole", "Principal", "KeyRing", "ACCESS_TOKEN_TTL"]
 
 KeyRole = Literal["anon", "service_role", "authenticated"]
 ACCESS_TOKEN_TTL = 3600
+_CACHE_SIZE = 10_000
 _ISSUER = "appwright-sandbox"
 
 
@@ -51,6 +53,7 @@ class KeyRing:
 
     secret: str
     """HMAC secret; never leaves the sandbox."""
+    _checked: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False, compare=False)
 
     def project_key(self, project_id: str, role: Literal["anon", "service_role"]) -> str:
         """A long-lived anon or service key for a project."""
@@ -68,6 +71,17 @@ class KeyRing:
 
     def resolve(self, token: str | None) -> Principal:
         """The principal of a key or token, or a 401 that says what is wrong."""
+        # Every API call carries a key: checking its signature once is enough until it expires.
+        hit = self._checked.get(token or "")
+        if hit is not None and time.time() < hit[1]:
+            return hit[0]
+        principal, expires = self._decode(token)
+        if len(self._checked) >= _CACHE_SIZE:
+            self._checked.clear()
+        self._checked[token or ""] = (principal, expires)
+        return principal
+
+    def _decode(self, token: str | None) -> tuple[Principal, float]:
         if not token:
             raise ApiError(
                 401, "missing_key", "no API key was sent",
@@ -85,7 +99,8 @@ class KeyRing:
                 401, "invalid_key", "the key or token is not valid for this server",
                 hint="use the anon_key or service_key returned when the project was created",
             ) from None
-        return Principal(
+        principal = Principal(
             project_id=claims["ref"], role=claims["role"],
             user_id=claims.get("sub"), email=claims.get("email"),
         )
+        return principal, float(claims.get("exp", math.inf))
