@@ -36,8 +36,7 @@ async def select(request: Request, table: str) -> Response:
     query = _parse(lambda: postgrest.parse_read(_params(request)))
     exact = _prefer(request).count == "exact"
     sql, args = _parse(lambda: postgrest.build_select(caller.schema, table, query, exact_count=exact))
-    body, total = await caller.run(table, sql, args)
-    returned = len(json.loads(body)) if body != "[]" else 0
+    body, total, returned = await caller.run(table, sql, args)
     headers = {"Content-Range": postgrest.content_range(query.offset, returned, total)}
     return Response(body, media_type="application/json", headers=headers)
 

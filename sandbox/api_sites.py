@@ -310,7 +310,7 @@ class SiteHostMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = _host_target(scope) if scope["type"] == "http" else None
+        target = host_target(scope) if scope["type"] == "http" else None
         if target is None:
             await self.app(scope, receive, send)
             return
@@ -318,7 +318,7 @@ class SiteHostMiddleware:
         await response(scope, receive, send)
 
 
-def _host_target(scope: Scope) -> tuple[str, str] | None:
+def host_target(scope: Scope) -> tuple[str, str] | None:
     """("deployment", id) or ("subdomain", name) for a site host; None for the API."""
     host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
     host = host.lower().rstrip(".")

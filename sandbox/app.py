@@ -13,10 +13,12 @@ from pathlib import Path
 import asyncpg
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from . import api_admin, api_auth, api_billing, api_projects, api_rest, api_sites, api_subdomains, control
 from .context import RateLimiter, Sandbox
 from .errors import ApiError, api_error_handler
+from .fastpath import RestReadFastPath
 from .keys import KeyRing
 from .postgres import EmbeddedPostgres
 
@@ -39,7 +41,12 @@ class SandboxConfig:
     """One faucet grant per address per this many seconds (0: no limit, for local builds)."""
 
 
-def create_app(config: SandboxConfig) -> FastAPI:
+def create_app(config: SandboxConfig) -> ASGIApp:
+    """The sandbox: its full app behind the fast path for plain REST reads."""
+    return RestReadFastPath(create_full_app(config))
+
+
+def create_full_app(config: SandboxConfig) -> FastAPI:
     """A sandbox app; its lifespan starts Postgres (unless given one) and the pool."""
     app = FastAPI(title="appwright sandbox", lifespan=_lifespan(config), docs_url=None, redoc_url=None)
     app.add_exception_handler(ApiError, api_error_handler)

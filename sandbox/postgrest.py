@@ -464,14 +464,17 @@ def _render_filter(f: Filter) -> str:
 
 
 def build_select(schema: str, table: str, q: ReadQuery, *, exact_count: bool) -> tuple[str, list[object]]:
-    """One row: the page as a JSON array text, and the filtered total (or NULL)."""
+    """One row: the page as a JSON array text, the filtered total (or NULL), the page's size."""
     source = _table_ref(schema, table)
     where = _where(q.filters)
     page = f"SELECT {_select_list(q.columns)} FROM {source}{where}{_order_by(q.order)}{_paging(q)}"
     total = f"(SELECT count(*) FROM {source}{where})" if exact_count else "NULL::bigint"
     # As in PostgREST, json_agg reads an ordered subquery with nothing (no join) above
     # it that could reorder rows: the way Postgres' docs give for ordered aggregates.
-    sql = f"SELECT coalesce(json_agg({_ROWS}.*), '[]')::text AS body, {total} AS total FROM ({page}) AS {_ROWS}"
+    sql = (
+        f"SELECT coalesce(json_agg({_ROWS}.*), '[]')::text AS body, {total} AS total, "
+        f"count(*) AS returned FROM ({page}) AS {_ROWS}"
+    )
     return sql, []
 
 
