@@ -85,18 +85,20 @@ class _Caller:
     principal: Principal
     project: Project
     pool: asyncpg.Pool
+    read_pool: asyncpg.Pool
 
     @classmethod
     async def of(cls, request: Request, *, write: bool) -> _Caller:
         principal, project = await api_caller(request, write=write)
-        return cls(principal=principal, project=project, pool=sandbox_of(request).pool)
+        sandbox = sandbox_of(request)
+        return cls(principal=principal, project=project, pool=sandbox.pool, read_pool=sandbox.read_pool)
 
     @property
     def schema(self) -> str:
         return self.project.slot
 
     async def run(self, table: str, sql: str, args: list[object]) -> asyncpg.Record:
-        async with self.pool.acquire() as conn:
+        async with self.read_pool.acquire() as conn:
             return await self._fetch(conn, table, sql, args)
 
     async def write(

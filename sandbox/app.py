@@ -72,11 +72,16 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
             dsn = postgres.start()
         try:
             pool = await asyncpg.create_pool(dsn, min_size=2, max_size=32, init=_init_connection)
+            # REST reads only ever SET LOCAL: their connections have nothing to reset, and
+            # never carry what admin SQL may leave on a connection of the main pool.
+            read_pool = await asyncpg.create_pool(
+                dsn, min_size=2, max_size=32, init=_init_connection, reset=_nothing_to_reset,
+            )
             async with pool.acquire() as conn:
                 await control.migrate(conn)
                 secret = await control.jwt_secret(conn)
             app.state.sandbox = Sandbox(
-                pool=pool, keys=KeyRing(secret=secret), network=config.network,
+                pool=pool, read_pool=read_pool, keys=KeyRing(secret=secret), network=config.network,
                 limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s,
             )
             app.state.postgres = postgres
@@ -87,12 +92,17 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
                 flusher.cancel()
                 with suppress(asyncio.CancelledError):
                     await flusher
+                await read_pool.close()
                 await pool.close()
         finally:
             if postgres is not None:
                 postgres.stop()
 
     return lifespan
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    return None
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -48,6 +48,8 @@ class Sandbox:
 
     pool: asyncpg.Pool
     """Superuser connections to the sandbox's database."""
+    read_pool: asyncpg.Pool
+    """Connections for REST reads only (no reset on release: they hold no session state)."""
     keys: KeyRing
     """Issues and checks project keys and user tokens."""
     network: str = "eip155:84532"
