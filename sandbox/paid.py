@@ -65,7 +65,6 @@ async def run_paid(
     payment = _verify(request, charge, network)
 
     async def pay_and_work(conn: asyncpg.Connection) -> Response:
-        await _use_nonce(conn, request, charge, network, payment)
         result = await handler(conn, payment)
         tx = await _settle(conn, payment, charge, result, request=request, network=network)
         return _answer(result, payment, tx, network)
@@ -87,42 +86,44 @@ def _verify(request: Request, charge: Charge, network: str) -> x402.VerifiedPaym
     return payment
 
 
-async def _use_nonce(
-    conn: asyncpg.Connection, request: Request, charge: Charge, network: str,
-    payment: x402.VerifiedPayment,
-) -> None:
-    used = await conn.fetchval(
-        "INSERT INTO sandbox.nonces (payer, nonce) VALUES ($1, $2) "
-        "ON CONFLICT DO NOTHING RETURNING 1", payment.payer.lower(), payment.nonce,
-    )
-    if used is None:
-        raise _payment_required(request, charge, network, "nonce_reused",
-                                "this payment authorization was already used; sign a new one")
+# One round trip settles a payment: the nonce is used, the payer debited and the ledger
+# written only if the nonce was fresh and the balance covers the price.
+_SETTLE = """
+WITH fresh AS (
+    INSERT INTO sandbox.nonces (payer, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING 1
+), debit AS (
+    UPDATE sandbox.accounts SET balance_micros = balance_micros - $3
+     WHERE wallet = $1 AND balance_micros >= $3 AND EXISTS (SELECT 1 FROM fresh)
+    RETURNING balance_micros
+), ledger AS (
+    INSERT INTO sandbox.ledger (wallet, amount_micros, kind, description, project_id, tx)
+    SELECT $1, -$3, 'charge', $4, $5, $6 FROM debit RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM fresh) AS fresh, EXISTS (SELECT 1 FROM ledger) AS paid
+"""
 
 
 async def _settle(
     conn: asyncpg.Connection, payment: x402.VerifiedPayment, charge: Charge, result: PaidResult,
     *, request: Request, network: str,
 ) -> str:
+    """Use the nonce, debit the payer and write the ledger; or refuse, and the caller's
+    transaction (the work included) rolls back."""
     wallet = payment.payer.lower()
-    left = await conn.fetchval(
-        "UPDATE sandbox.accounts SET balance_micros = balance_micros - $2 "
-        "WHERE wallet = $1 AND balance_micros >= $2 RETURNING balance_micros",
-        wallet, charge.amount_micros,
+    tx = "0x" + secrets.token_hex(32)
+    row = await conn.fetchrow(
+        _SETTLE, wallet, payment.nonce, charge.amount_micros, charge.description, result.project_id, tx,
     )
-    if left is None:
+    if not row["fresh"]:
+        raise _payment_required(request, charge, network, "nonce_reused",
+                                "this payment authorization was already used; sign a new one")
+    if not row["paid"]:
         error = _payment_required(
             request, charge, network, "insufficient_funds",
             f"wallet {wallet} cannot pay {charge.amount_micros / 1e6:.2f} USD",
         )
         error.hint = "fund it: appwright wallet fund (POST /v1/faucet gives 0.25 testnet USDC per 24 h)"
         raise error
-    tx = "0x" + secrets.token_hex(32)
-    await conn.execute(
-        "INSERT INTO sandbox.ledger (wallet, amount_micros, kind, description, project_id, tx) "
-        "VALUES ($1, $2, 'charge', $3, $4, $5)",
-        wallet, -charge.amount_micros, charge.description, result.project_id, tx,
-    )
     return tx
 
 
