@@ -67,13 +67,14 @@ def outputs() -> dict[str, dict[str, Any]]:
 class EngineLikeNode:
     """A node runner doing the engine's store work for one step with one no-op action.
 
-    `batched` (a scratch change) groups the same writes into 4 transactions instead of
-    8: [run status, step_started, prompt_shown], journal_begin (which must be durable
-    before the call is sent), [journal_finish, action], [directive, user_message,
-    step_finished].
+    `batched` groups the writes into 4 transactions, as `workflow/engine.py` and
+    `workflow/session.py` do: [run status, step_started, prompt_shown], journal_begin
+    (which must be durable before the call is sent), [journal_finish, action],
+    [directive, user_message, step_finished]. Without it: one commit per write (8),
+    as the engine did before.
     """
 
-    def __init__(self, store: MemoryStore, run_id: RunId, batched: bool = False) -> None:
+    def __init__(self, store: MemoryStore, run_id: RunId, batched: bool = True) -> None:
         self.store, self.run_id = store, run_id
         self.outputs = OUTPUTS
         self.loop = asyncio.new_event_loop()
@@ -133,7 +134,7 @@ def new_run(store: MemoryStore, label: str) -> RunId:
     return run.run_id
 
 
-def engine_run(store: MemoryStore, saver: Any, label: str, batched: bool = False) -> float:
+def engine_run(store: MemoryStore, saver: Any, label: str, batched: bool = True) -> float:
     run_id = new_run(store, label)
     node = EngineLikeNode(store, run_id, batched)
     graph = build_graph(node, saver)
@@ -155,7 +156,7 @@ def bare_run(saver: Any, label: str) -> float:
     return time.perf_counter() - started
 
 
-def store_ops_only(store: MemoryStore, label: str, batched: bool = False) -> float:
+def store_ops_only(store: MemoryStore, label: str, batched: bool = True) -> float:
     run_id = new_run(store, label)
     node = EngineLikeNode(store, run_id, batched)
     started = time.perf_counter()
@@ -258,9 +259,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="aw-bench-engine-", dir=Path.home()))
     try:
         fsync_before = c.fdatasync_ms(workdir)
-        full = measure(workdir, args.runs, None)
-        normal = measure(workdir, args.runs, "NORMAL")
-        batched = measure(workdir, args.runs, None, batched=True)
+        # The engine groups a step's writes into 4 commits (see EngineLikeNode): as shipped.
+        shipped = measure(workdir, args.runs, None, batched=True)
+        normal = measure(workdir, args.runs, "NORMAL", batched=True)
+        ungrouped = measure(workdir, args.runs, None, batched=False)
         fsync_after = c.fdatasync_ms(workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -268,17 +270,18 @@ def main() -> None:
     results = {
         "what": "per-step cost: engine bookkeeping + checkpoint vs bare LangGraph graph + SqliteSaver (sync)",
         "load": load,
-        "as_shipped": full,
+        "as_shipped": shipped,
         "scratch_synchronous_normal": normal,
-        "scratch_batched_transactions": batched,
+        "before_grouping_8_commits": ungrouped,
         "syscalls": syncs,
         "fdatasync_ms_before_after": [fsync_before, fsync_after],
         "target_ratio": 3.0,
-        "met": full["ratio"] <= 3.0,
+        "met": shipped["ratio"] <= 3.0,
     }
     path = c.save_results("engine_overhead", results)
-    for label, r in (("as shipped (synchronous=FULL)", full), ("scratch: synchronous=NORMAL", normal),
-                     ("scratch: same writes in 4 transactions/step (FULL)", batched)):
+    for label, r in (("as shipped (4 commits/step, synchronous=FULL)", shipped),
+                     ("scratch: synchronous=NORMAL", normal),
+                     ("before grouping (8 commits/step, FULL)", ungrouped)):
         print(f"{label}: engine {r['engine_ms_per_step']:.2f} ms/step, bare graph {r['bare_ms_per_step']:.2f} "
               f"ms/step, ratio {r['ratio']:.1f}x; store ops alone {r['store_ops_only_ms_per_step']:.2f} ms/step")
     print(f"disk: 8 kB write + fdatasync {fsync_before:.2f} ms before, {fsync_after:.2f} ms after")

@@ -72,10 +72,11 @@ class Engine:
             return
         faults.point(f"step_start:{instance}")
         started = time.monotonic()
-        self.store.set_run_status(self.run_id, "running", current_step=instance)
-        self.store.log_event(self.run_id, instance, EventKind.STEP_STARTED, {"title": step.title})
-        session = self._session(step, instance)
-        self.store.log_event(self.run_id, instance, EventKind.PROMPT_SHOWN, {"card": session.card})
+        with self.store.atomic():  # one commit (one fsync) for the step's opening
+            self.store.set_run_status(self.run_id, "running", current_step=instance)
+            self.store.log_event(self.run_id, instance, EventKind.STEP_STARTED, {"title": step.title})
+            session = self._session(step, instance)
+            self.store.log_event(self.run_id, instance, EventKind.PROMPT_SHOWN, {"card": session.card})
         await self.agent.complete(session)
         if session.output is None:
             raise StepIncomplete(f"step {instance} ended without an accepted output")

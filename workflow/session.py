@@ -10,13 +10,13 @@ validates, verifies against the backend and, when it passes, commits to memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from appwright.memory import EventKind, IdempotencyKey, MemoryStore, RunId, StepId, journaled_async
+from appwright.memory import EventKind, IdempotencyKey, JournalEntry, MemoryStore, RunId, StepId
 from appwright.steps import ActionContext, ActionFailed, Backend, Step, VerifyFailed
 
 from . import faults
@@ -80,12 +80,25 @@ class StepSession:
             faults.point(f"after_call:{self.instance}:{name}")
             return result
 
-        entry = await journaled_async(self.store, self.run_id, self.instance, call_no, name, args, send)
-        result = dict(entry.result or {})
-        self._log_action(name, args, result, call_no, entry.replayed, started)
-        if action.paid:
-            self._record_payment(name, call_no, result)
+        # The begin is its own commit: it must be on disk before the call goes out.
+        entry = self.store.journal_begin(self.run_id, self.instance, call_no, name, args)
+        result = dict(entry.result or {}) if entry.done else await self._send(entry, send)
+        with self.store.atomic():  # the result, its log line and its payment: one commit
+            if not entry.done:
+                entry = self.store.journal_finish(entry, result)
+            self._log_action(name, args, result, call_no, entry.replayed, started)
+            if action.paid:
+                self._record_payment(name, call_no, result)
         return result
+
+    async def _send(
+        self, entry: JournalEntry, send: Callable[[IdempotencyKey], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        try:
+            return await send(entry.idempotency_key)
+        except Exception as error:
+            self.store.journal_fail(entry, error)  # retried, with the same key, on the next attempt
+            raise
 
     def ask(self, question: str) -> str:
         """Ask the user; the answer is kept, so a resumed step gets the same one."""
