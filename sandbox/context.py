@@ -109,9 +109,13 @@ def _check_service(principal: Principal, project_id: str) -> None:
 async def api_caller(request: Request, *, write: bool) -> tuple[Principal, Project]:
     """Who calls a REST/auth/storage route (apikey header) and for which project."""
     sandbox = sandbox_of(request)
-    # A user token in Authorization wins over the anon key in apikey, as in Supabase.
-    token = bearer(request) or request.headers.get("apikey")
-    principal = sandbox.keys.resolve(token)
+    # A user token in Authorization wins over the anon key in apikey, as in Supabase,
+    # but both must belong to the same project.
+    token, apikey = bearer(request), request.headers.get("apikey")
+    principal = sandbox.keys.resolve(token or apikey)
+    if token and apikey and apikey != token and sandbox.keys.resolve(apikey).project_id != principal.project_id:
+        raise ApiError(401, "project_mismatch", "the apikey and the Authorization token belong to different projects",
+                       hint="send the anon key of the project the access token was issued for")
     sandbox.limiter.check(principal.project_id)
     project = await sandbox.project(principal.project_id)
     project.check_access(write=write)

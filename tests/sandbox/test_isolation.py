@@ -60,7 +60,7 @@ async def test_a_keys_on_rest_resolve_to_as_own_schema(api: str, pair: Any) -> N
     assert same_name.json() == [{"id": 1, "secret": "a-data", "owner": None}]
     assert service_same_name.json() == same_name.json()
     assert_error(qualified, 404, "table_not_found")
-    assert mixed.json() == same_name.json()
+    assert_error(mixed, 401, "project_mismatch")  # B's anon key beside A's key: refused, not A's data
     assert_error(write, 404, "table_not_found")
     assert b_rows.json() == [{"id": 42}]
 
@@ -112,8 +112,9 @@ async def test_as_access_token_cannot_reach_bs_rows(api: str, pair: Any) -> None
         user_on_b = await http.get("/auth/v1/user", headers={**anon(b), "Authorization": f"Bearer {a_token}"})
         b_rows = await sql_ok(http, b, "SELECT id FROM only_b")
     assert "b-data" not in as_apikey.text and "b-data" not in with_bs_anon.text
+    assert_error(with_bs_anon, 401, "project_mismatch")
     assert_error(only_b, 404, "table_not_found")
-    assert_error(write_b, 404, "table_not_found")
+    assert_error(write_b, 401, "project_mismatch")
     assert user_on_b.status_code in (401, 403)
     assert b_rows["rows"] == [{"id": 42}]
 
