@@ -15,21 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from appwright.platforms.run402 import (
-    TESTNET,
-    ApiBase,
-    BillingAccount,
-    FaucetGrant,
-    RateLimited,
-    Run402,
-    Run402Error,
-    resolve_api,
-)
 from appwright.platforms.wallet import Wallet, WalletError, create_wallet, load_wallet, mark_funded, wallet_path
+
+if TYPE_CHECKING:  # the client (eth-account, x402) loads only for status and fund
+    from appwright.platforms.run402 import ApiBase, BillingAccount, FaucetGrant, RateLimited
 
 __all__ = ["wallet_app"]
 
@@ -42,7 +35,7 @@ ApiOption = Annotated[
     str | None,
     typer.Option("--api", help="API base URL; default $APPWRIGHT_API, $RUN402_API_BASE, else http://127.0.0.1:8402."),
 ]
-_NETWORK = f"Base Sepolia ({TESTNET}, testnet USDC)"
+_NETWORK = "Base Sepolia (eip155:84532, testnet USDC)"
 _TIMEOUT_S = 10.0
 
 
@@ -61,6 +54,8 @@ def create() -> None:
 @wallet_app.command()
 def status(api: ApiOption = None) -> None:
     """Show the wallet's address, network and balance."""
+    from appwright.platforms.run402 import Run402Error
+
     wallet = _wallet()
     typer.echo(f"address: {wallet.address}")
     typer.echo(f"file:    {wallet.path}")
@@ -80,6 +75,8 @@ def status(api: ApiOption = None) -> None:
 @wallet_app.command()
 def fund(api: ApiOption = None) -> None:
     """Ask the faucet for testnet USDC (0.25 per address per 24 h)."""
+    from appwright.platforms.run402 import RateLimited, Run402Error
+
     wallet = _wallet()
     base = _base(api)
     try:
@@ -115,6 +112,8 @@ def _wallet() -> Wallet:
 
 
 def _base(api: str | None) -> ApiBase:
+    from appwright.platforms.run402 import Run402Error, resolve_api
+
     try:
         return resolve_api(api)
     except Run402Error as error:
@@ -122,11 +121,15 @@ def _base(api: str | None) -> ApiBase:
 
 
 async def _account(base: ApiBase, address: str) -> BillingAccount:
+    from appwright.platforms.run402 import Run402
+
     async with Run402(api=base, timeout=_TIMEOUT_S) as client:
         return await client.billing.account(address)
 
 
 async def _faucet(base: ApiBase, address: str) -> FaucetGrant:
+    from appwright.platforms.run402 import Run402
+
     async with Run402(api=base, timeout=_TIMEOUT_S) as client:
         return await client.faucet(address)
 
