@@ -27,10 +27,10 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+if TYPE_CHECKING:  # eth-account takes ~0.5 s to import: only the key's uses load it
+    from eth_account.signers.local import LocalAccount
 
 __all__ = [
     "DEFAULT_WALLET_PATH",
@@ -85,6 +85,8 @@ class Wallet:
 
     def account(self) -> LocalAccount:
         """The eth-account signer for this wallet's key."""
+        from eth_account import Account
+
         account: LocalAccount = Account.from_key(self.private_key)
         return account
 
@@ -127,6 +129,8 @@ def create_wallet(path: Path | str | None = None) -> Wallet:
             "Use it (appwright wallet status), or move it away first to create a new one.",
             path=target,
         )
+    from eth_account import Account
+
     account = Account.create()
     record = {
         "address": account.address,
@@ -227,6 +231,8 @@ def _parse(raw: str, *, path: Path) -> Wallet:
             f'The wallet file {path} has no valid "privateKey" (0x + 64 hex). {fix}', path=path
         )
     try:
+        from eth_account import Account
+
         derived = Account.from_key(key).address
     except Exception:  # a 32-byte value outside the curve order
         derived = None

@@ -31,8 +31,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from pydantic import ValidationError
@@ -410,6 +408,10 @@ def _check_window(authorization: dict[str, str], *, now: float, payer: str) -> i
 def _check_signature(
     authorization: dict[str, str], signature: str, *, net: Network, payer: str
 ) -> None:
+    # eth-account takes ~0.4 s to import: loaded at the first payment, not at start-up.
+    from eth_account import Account
+    from eth_account.messages import encode_typed_data
+
     raw = bytes.fromhex(signature[2:])
     # The USDC contract (OpenZeppelin-style ECRecover) accepts only low-s signatures
     # with v of 27/28 (0/1 is the same recovery id): mirror it, or we would accept
