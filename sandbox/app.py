@@ -77,6 +77,7 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
             # never carry what admin SQL may leave on a connection of the main pool.
             read_pool = await asyncpg.create_pool(
                 dsn, min_size=2, max_size=32, init=_init_connection, reset=_nothing_to_reset,
+                server_settings={"statement_timeout": "30000"},
             )
             async with pool.acquire() as conn:
                 await control.migrate(conn)

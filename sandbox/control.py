@@ -134,6 +134,21 @@ _MIGRATIONS: list[str] = [
         EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
     END $$;
     """,
+    # 3: a REST read in one round trip: the role, path and claims last as long as the
+    # statement's own transaction; the query is built by the sandbox, never by a caller.
+    """
+    CREATE FUNCTION sandbox.rest_read(
+        p_role text, p_schema text, p_claims text, p_sql text,
+        OUT body text, OUT total bigint, OUT returned bigint
+    ) LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM set_config('role', p_role, true);
+        PERFORM set_config('search_path', quote_ident(p_schema) || ', auth', true);
+        PERFORM set_config('request.jwt.claims', p_claims, true);
+        EXECUTE p_sql INTO body, total, returned;
+    END $$;
+    REVOKE ALL ON FUNCTION sandbox.rest_read(text, text, text, text) FROM PUBLIC;
+    """,
 ]
 
 _LOCK_ID = 402_402_402  # serialises concurrent migrations of one database
