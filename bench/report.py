@@ -46,7 +46,7 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         for way, label in (("subprocess", "`appwright sandbox` subprocess"), ("inprocess", "in-process SandboxServer.start()")):
             out.append((f"Sandbox start → first answer, {label}, new data dir", "≤ 1.5 s",
                          f"{s[way]['new_median_s']:.2f} s", mark(s["met"][f"{way}_new"]), f"median of {s['reps']}"))
-            out.append((f"… existing data dir", "≤ 0.5 s", f"{s[way]['existing_median_s']:.2f} s",
+            out.append(("… existing data dir", "≤ 0.5 s", f"{s[way]['existing_median_s']:.2f} s",
                          mark(s["met"][f"{way}_existing"]), f"median of {s['reps']}"))
     for tag, label in (("", ""), ("-async-commit", ", scratch: synchronous_commit=off")):
         p = load(f"paid_request{tag}")

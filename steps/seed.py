@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 from appwright.memory import MemoryDirective, StepId
 
 from .base import Action, ActionContext, Step, VerifyFailed
-from .calls import as_dict
 from .create_tables import RUN_SQL
 
 __all__ = ["SEED", "SeedOutput"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -212,7 +211,3 @@ def show(run: Annotated[str, typer.Argument(help="The run id.")]) -> None:
     record = _get_run(store, run)
     facts = store.all_facts(record.run_id, redact=True)
     typer.echo(json.dumps({"run_id": record.run_id, "status": record.status, "memory": facts}, indent=2, default=str))
-
-
-def _path(value: str) -> Path:
-    return Path(value).expanduser()
