@@ -54,14 +54,13 @@ def build(
 ) -> None:
     """Build and deploy an app from a blueprint, step by step, checkpointed."""
     from .blueprint import BlueprintError
-    from .embedded import EmbeddedSandbox
     from .runner import RunSettings
     if tier not in ("prototype", "hobby", "team"):
         _fail(f"unknown tier {tier!r}: use prototype, hobby or team", 2)
     if budget <= 0:
         _fail("--budget must be more than 0 (USD)", 2)
     explicit = _explicit_api(api)
-    sandbox = None if explicit else EmbeddedSandbox(data_dir=appwright_home() / "sandbox")
+    sandbox = None if explicit else _embedded()
     store = open_store()
     try:
         base = explicit or sandbox.start()  # type: ignore[union-attr]
@@ -86,7 +85,6 @@ def build(
 def resume(run: Annotated[str, typer.Argument(help="The run id.")],
            no_serve: Annotated[bool, typer.Option("--no-serve")] = False) -> None:
     """Continue a run from its last checkpoint; a finished run is left as it is."""
-    from .embedded import EmbeddedSandbox
     store = open_store()
     runner = _runner(store)
     record = _get_run(store, run)
@@ -94,7 +92,7 @@ def resume(run: Annotated[str, typer.Argument(help="The run id.")],
         typer.echo(f"run {run} is already done; nothing to do. Its app: {_app_url(store, record.run_id)}")
         return
     settings = runner.settings(record.run_id)
-    sandbox = EmbeddedSandbox(data_dir=appwright_home() / "sandbox", url=settings.api) if settings.embedded else None
+    sandbox = _embedded(settings.api) if settings.embedded else None
     try:
         api = sandbox.start() if sandbox else None
         typer.echo(f"resuming run {run} at step {record.current_step or 'plan'}")
@@ -109,20 +107,26 @@ def resume(run: Annotated[str, typer.Argument(help="The run id.")],
 def answer(run: Annotated[str, typer.Argument(help="The run id.")],
            text: Annotated[str, typer.Argument(help="Your answer to the run's question.")]) -> None:
     """Answer the question a run waits on, and let it continue."""
-    from .embedded import EmbeddedSandbox
     store = open_store()
     record = _get_run(store, run)
     if record.status != "waiting":
         _fail(f"run {run} is not waiting for an answer (it is {record.status})", 2)
     runner = _runner(store)
     settings = runner.settings(record.run_id)
-    sandbox = EmbeddedSandbox(data_dir=appwright_home() / "sandbox", url=settings.api) if settings.embedded else None
+    sandbox = _embedded(settings.api) if settings.embedded else None
     try:
         api = sandbox.start() if sandbox else None
         _drive(runner, record.run_id, answer=text, api=api)
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def _embedded(url: str | None = None) -> EmbeddedSandbox:
+    # The sandbox (FastAPI, uvicorn) is imported only by the runs that start one.
+    from .embedded import EmbeddedSandbox
+
+    return EmbeddedSandbox(data_dir=appwright_home() / "sandbox", url=url)
 
 
 def _runner(store: MemoryStore) -> Runner:
