@@ -87,7 +87,7 @@ class StepSession:
             if not entry.done:
                 entry = self.store.journal_finish(entry, result)
             self._log_action(name, args, result, call_no, entry.replayed, started)
-            if action.paid:
+            if action.paid and not entry.replayed:  # a replayed call's payment was recorded with it
                 self._record_payment(name, call_no, result)
         return result
 
@@ -136,14 +136,12 @@ class StepSession:
         amount = receipt.get("amount_micros")
         if not receipt or amount is None:
             return  # nothing was paid (e.g. a free retry answered from the backend's own record)
-        already = any(p.call_no == call_no and p.step_id == self.instance for p in self.store.payments(self.run_id))
         self.store.record_payment(self.run_id, self.instance, call_no, name, int(amount), receipt)
-        if not already:
-            self.store.log_event(
-                self.run_id, self.instance, EventKind.PAYMENT,
-                {"action": name, "call_no": call_no, "transaction": receipt.get("transaction")},
-                cost_micros=int(amount),
-            )
+        self.store.log_event(
+            self.run_id, self.instance, EventKind.PAYMENT,
+            {"action": name, "call_no": call_no, "transaction": receipt.get("transaction")},
+            cost_micros=int(amount),
+        )
 
 
 def _parse_args(model: type[BaseModel], args: dict[str, Any], name: str) -> BaseModel:
