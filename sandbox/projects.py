@@ -140,12 +140,15 @@ class ProjectCache:
     def __init__(self, *, ttl_s: float = 1.0) -> None:
         self._ttl = ttl_s
         self._rows: dict[str, tuple[float, Project]] = {}
+        # Bumped by forget(): a read that began before a change must not cache its old row.
+        self._changes: dict[str, int] = {}
 
     async def get(self, conn: asyncpg.Connection | asyncpg.Pool, project_id: str) -> Project:
         """The project, or a 404 naming it."""
         hit = self._rows.get(project_id)
         if hit and time.monotonic() - hit[0] < self._ttl:
             return hit[1]
+        seen = self._changes.get(project_id, 0)
         row = await conn.fetchrow("SELECT * FROM sandbox.projects WHERE id = $1", project_id)
         if row is None:
             raise ApiError(
@@ -153,9 +156,11 @@ class ProjectCache:
                 hint="check the project_id returned by POST /v1/projects",
             )
         project = _project(row)
-        self._rows[project_id] = (time.monotonic(), project)
+        if self._changes.get(project_id, 0) == seen:
+            self._rows[project_id] = (time.monotonic(), project)
         return project
 
     def forget(self, project_id: str) -> None:
         """Drop a cached row after the project changed."""
         self._rows.pop(project_id, None)
+        self._changes[project_id] = self._changes.get(project_id, 0) + 1
