@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import sqlgate
+from appwright.platforms import sqlgate
+
 from .context import admin_project, json_body, sandbox_of
 from .db import as_role, jsonable
 from .errors import ApiError

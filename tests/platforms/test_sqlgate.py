@@ -1,4 +1,4 @@
-"""Tests for appwright.sandbox.sqlgate: which SQL a project may run in the sandbox."""
+"""Tests for appwright.platforms.sqlgate: which SQL a project may run on the platform."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from appwright.sandbox import sqlgate
-from appwright.sandbox.sqlgate import SqlBlocked, SqlSyntaxError, Statement, check_sql
+from appwright.platforms import sqlgate
+from appwright.platforms.sqlgate import SqlBlocked, SqlSyntaxError, Statement, check_sql
 
 # --------------------------------------------------------------------------- helpers
 

@@ -1,4 +1,9 @@
-"""The SQL gate of the sandbox's ``POST /admin/v1/projects/:id/sql``.
+"""The platform's SQL rules: which SQL a project may send to ``POST /admin/v1/projects/:id/sql``.
+
+The rules belong to the platform, so both sides of the wire apply them: the Run402 client
+(`appwright.platforms.run402.Run402.sql`) refuses blocked SQL before anything is sent, and
+the sandbox's endpoint refuses it again before anything runs (a server never trusts its
+clients). The sandbox imports this module; it imports nothing from the sandbox.
 
 The endpoint runs a project's SQL as the project's own role, inside one transaction on a
 superuser connection that did ``SET LOCAL ROLE pNNNN_owner``. Because the session user is
