@@ -51,6 +51,8 @@ class EventKind(StrEnum):
     """Something went wrong."""
     SKIPPED = "skipped"
     """The step was skipped."""
+    MODEL_TURN = "model_turn"
+    """An LLM agent's model answered (its text and the tool calls it asked for)."""
 
 
 class StepStatus(StrEnum):

@@ -50,7 +50,9 @@ class RunStatus(StrEnum):
     FAILED = "failed"
     """Stopped by an error; `Run.error` says which."""
     STOPPED = "stopped"
-    """Stopped by the user."""
+    """Stopped by the user, or by a bound (turns per step) it ran into; resumable."""
+    ACTING = "acting"
+    """Waiting for an outside agent (MCP or the shell verbs) to act on the current step."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,6 +36,9 @@ _EVENT_KINDS = (
     "'validation_failed', 'verify_failed', 'user_message', 'question', 'answer', "
     "'error', 'skipped'"
 )
+# Version 2: runs may wait on an outside agent; the log records an LLM agent's model turns.
+_RUN_STATUSES_V2 = _RUN_STATUSES + ", 'acting'"
+_EVENT_KINDS_V2 = _EVENT_KINDS + ", 'model_turn'"
 
 
 @MIGRATIONS(1)
@@ -130,3 +133,24 @@ _V1 = (
     ) STRICT
     """,
 )
+
+
+@MIGRATIONS(2)
+def agents_that_drive_steps(db: Database) -> None:
+    """Allow the run status `acting` and the event kind `model_turn` (CHECKs: tables rebuilt)."""
+    # Other tables reference aw_runs: check their keys at commit, after the swap is complete.
+    db.execute("PRAGMA defer_foreign_keys = ON")
+    _rebuild(db, "aw_runs", _V1[0].replace(_RUN_STATUSES, _RUN_STATUSES_V2))
+    _rebuild(db, "aw_events", _V1[2].replace(_EVENT_KINDS, _EVENT_KINDS_V2))
+    for statement in _V1[3:6]:  # the index and the append-only triggers went with the old table
+        db.execute(statement)
+
+
+def _rebuild(db: Database, table: str, create: str) -> None:
+    # Rows go back in after the new table exists under its own name: that insert is what
+    # settles the foreign keys the DROP left pending (a renamed copy would not).
+    db.execute(f"CREATE TEMP TABLE {table}_rows AS SELECT * FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(create)
+    db.execute(f"INSERT INTO {table} SELECT * FROM temp.{table}_rows")
+    db.execute(f"DROP TABLE temp.{table}_rows")

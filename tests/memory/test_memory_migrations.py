@@ -118,3 +118,34 @@ def test_migrations_are_numbered_in_turn() -> None:
 def test_apply_refuses_to_run_outside_a_transaction(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="atomic"):
         _toy([], 1).apply(Database(tmp_path / "toy.db"), path=tmp_path / "toy.db")
+
+
+def test_version_2_keeps_a_version_1_stores_runs_and_log(tmp_path: Path) -> None:
+    """A store written by the first release opens with its runs, facts and log intact."""
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = Database(conn)
+    db.execute("BEGIN")
+    MIGRATIONS._migrations[0].fn(db)  # only migration 1: the schema as version 1 wrote it
+    db.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT")
+    db.execute(f"INSERT INTO {META_TABLE} VALUES ('schema_version', '1')")
+    db.execute("INSERT INTO aw_runs (run_id, platform, api_base, status, created_at, updated_at)"
+               " VALUES ('r1', 'run402', 'http://x', 'waiting', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')")
+    db.execute("INSERT INTO aw_facts VALUES ('r1', 'app', '{}', 0, 'plan', '2026-01-01T00:00:00+00:00')")
+    db.execute("INSERT INTO aw_events (run_id, step_id, kind, at, data) VALUES ('r1', 'plan', 'question', '2026-01-01T00:00:00+00:00', '{}')")
+    db.execute("COMMIT")
+    conn.close()
+
+    store = MemoryStore(path)
+    run = store.set_run_status("r1", "acting")  # a status version 1 did not allow
+    assert run.status == "acting"
+    assert [e.kind for e in store.events("r1")] == ["question"]
+    assert store.all_facts("r1", redact=False) == {"app": {}}
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA foreign_keys = ON")
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("DELETE FROM aw_events")
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            raw.execute("INSERT INTO aw_facts VALUES ('nope', 'k', '1', 0, 's', 't')")
