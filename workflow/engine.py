@@ -20,11 +20,18 @@ from appwright.steps import STEPS, Backend, Step
 from . import faults
 from .session import Asker, StepSession
 
-__all__ = ["Agent", "Engine", "StepIncomplete", "step_instance"]
+__all__ = ["Agent", "Engine", "RunPaused", "StepIncomplete", "step_instance"]
 
 
 class StepIncomplete(RuntimeError):
     """The agent ended a step without an accepted output; the run stops, resumable."""
+
+
+class RunPaused(Exception):
+    """The agent stops the run where it stands, resumable; the message says why."""
+
+    status: str = "stopped"
+    """The run's status while it is paused (a `RunStatus` value)."""
 
 
 class Agent(Protocol):
@@ -74,9 +81,12 @@ class Engine:
         started = time.monotonic()
         with self.store.atomic():  # one commit (one fsync) for the step's opening
             self.store.set_run_status(self.run_id, "running", current_step=instance)
-            self.store.log_event(self.run_id, instance, EventKind.STEP_STARTED, {"title": step.title})
-            session = self._session(step, instance)
-            self.store.log_event(self.run_id, instance, EventKind.PROMPT_SHOWN, {"card": session.card})
+            shown = any(e.kind == EventKind.PROMPT_SHOWN for e in self.store.events(self.run_id, instance))
+            opened = {"title": step.title, "resumed": True} if shown else {"title": step.title}
+            self.store.log_event(self.run_id, instance, EventKind.STEP_STARTED, opened)
+            session = self.session(step, instance)
+            if not shown:  # the card is the same every time the step is entered
+                self.store.log_event(self.run_id, instance, EventKind.PROMPT_SHOWN, {"card": session.card})
         await self.agent.complete(session)
         if session.output is None:
             raise StepIncomplete(f"step {instance} ended without an accepted output")
@@ -87,7 +97,8 @@ class Engine:
         """Whether the step log says this step already finished."""
         return any(e.kind == EventKind.STEP_FINISHED for e in self.store.events(self.run_id, instance))
 
-    def _session(self, step: Step, instance: StepId) -> StepSession:
+    def session(self, step: Step, instance: StepId) -> StepSession:
+        """A session of the step in this pass, with exactly its context."""
         context = self.store.get_facts(self.run_id, step.context, producers=_PRODUCERS)
         context.update(self._optional(step))
         return StepSession(

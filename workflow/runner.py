@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.errors import GraphInterrupt
 from langgraph.types import Command, interrupt
@@ -24,10 +24,17 @@ from appwright.steps import STEPS, Step
 from .backend import RunBackend
 from .blueprint import load_blueprint
 from .blueprint_agent import BlueprintAgent
-from .engine import Agent, Engine, step_instance
+from .engine import Agent, Engine, RunPaused, step_instance
 from .graph import build_graph, open_checkpointer
 
-__all__ = ["RunSettings", "Outcome", "Runner", "SETTINGS_KEY"]
+__all__ = ["RunSettings", "Outcome", "Runner", "SETTINGS_KEY", "AgentKind", "SettingsError"]
+
+AgentKind = Literal["blueprint", "llm", "outside"]
+"""Who completes the steps: the blueprint agent, an LLM, or an outside agent (MCP, shell)."""
+
+
+class SettingsError(ValueError):
+    """The run was asked for in a way that cannot work; the message says how to fix it."""
 
 SETTINGS_KEY = "run_settings"
 """The memory fact that holds a run's settings (read by the runner, never by a step)."""
@@ -37,10 +44,18 @@ SETTINGS_KEY = "run_settings"
 class RunSettings:
     """How a run was asked for; kept so that a resume rebuilds the same run."""
 
-    blueprint: str
-    """A bundled blueprint's name or a path to one."""
+    blueprint: str | None = None
+    """A bundled blueprint's name or a path to one (the blueprint agent needs one)."""
     api: str
     """The API base."""
+    agent: AgentKind = "blueprint"
+    """Who completes the steps."""
+    idea: str | None = None
+    """The one-line idea an LLM or an outside agent plans the app from."""
+    model: str | None = None
+    """The LLM, as PROVIDER:MODEL (the LLM agent only)."""
+    max_turns: int = 24
+    """Model turns one step may take before the run stops, resumable (the LLM agent only)."""
     embedded: bool = False
     """Whether the API is a sandbox the run starts itself."""
     tier: str = "prototype"
@@ -56,6 +71,17 @@ class RunSettings:
         """The settings as a memory fact."""
         return dict(self.__dict__)
 
+    def check(self) -> None:
+        """Refuse settings that cannot make a run, saying what to change."""
+        if self.agent == "blueprint" and not self.blueprint:
+            raise SettingsError("the blueprint agent needs --blueprint NAME|PATH (or give an idea with --model)")
+        if self.agent == "llm" and not self.model:
+            raise SettingsError("the LLM agent needs --model PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5")
+        if self.agent != "blueprint" and not (self.idea or self.blueprint):
+            raise SettingsError("say what to build: an idea (\"a shared shopping list\") or --blueprint NAME|PATH")
+        if self.max_turns < 1:
+            raise SettingsError("--max-turns must be at least 1")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
@@ -65,6 +91,8 @@ class Outcome:
     """The run, as stored."""
     question: dict[str, Any] | None = None
     """The question the run waits on, if it waits."""
+    paused: str | None = None
+    """Why the agent paused the run (an outside agent's turn, a turn budget spent), if it did."""
 
 
 Reporter = Callable[[str, Step, StepId], None]
@@ -83,17 +111,21 @@ class Runner:
     """Progress of steps."""
     owner: str = field(default_factory=lambda: f"appwright-{os.getpid()}")
     """The lease owner label of this process."""
-    make_agent: Callable[[RunSettings], Agent] = field(default=lambda settings: blueprint_agent(settings))
-    """Who completes the steps of a run (by default the blueprint agent of its settings)."""
+    make_agent: Callable[[RunSettings], Agent] = field(default=lambda settings: default_agent(settings))
+    """Who completes the steps of a run (by default the agent its settings name)."""
 
     def create(self, settings: RunSettings, *, run_id: str | None = None) -> Run:
         """Record a new run and its settings."""
-        load_blueprint(settings.blueprint)  # refuse a bad blueprint before anything is recorded
+        settings.check()
+        # A bad blueprint is refused before anything is recorded.
+        bp = load_blueprint(settings.blueprint) if settings.blueprint else None
         run = self.store.create_run(
             platform="run402", api_base=settings.api, blueprint=settings.blueprint,
-            run_id=RunId(run_id) if run_id else None,
+            idea=settings.idea or "", run_id=RunId(run_id) if run_id else None,
         )
-        request = {"blueprint": settings.blueprint}
+        request: dict[str, Any] = {"blueprint": settings.blueprint, "idea": settings.idea}
+        if bp is not None and settings.agent != "blueprint":  # an agent that plans reads the spec
+            request["spec"] = bp.model_dump(mode="json")
         self.store.put_facts(run.run_id, StepId("start"), {SETTINGS_KEY: settings.as_fact(), "request": request}, set())
         return run
 
@@ -119,6 +151,9 @@ class Runner:
         try:
             graph.invoke(self._input(graph, config, answer), config, durability="sync")
             return self._settle(graph, config, run_id)
+        except RunPaused as paused:
+            run = self.store.set_run_status(run_id, paused.status, error=None if paused.status == "acting" else str(paused))
+            return Outcome(run=run, paused=str(paused))
         except BaseException as error:
             if not isinstance(error, (KeyboardInterrupt, GraphInterrupt)):
                 self.store.set_run_status(run_id, "failed", error=f"{type(error).__name__}: {error}")
@@ -163,6 +198,20 @@ class Runner:
         return Outcome(run=self.store.set_run_status(run_id, "done"))
 
 
+def default_agent(settings: RunSettings) -> Agent:
+    """The agent a run's settings name."""
+    if settings.agent == "llm":
+        from .llm_agent import llm_agent  # langchain's providers load only for LLM runs
+
+        return llm_agent(settings)
+    if settings.agent == "outside":
+        from .outside import OutsideAgent
+
+        return OutsideAgent()
+    return blueprint_agent(settings)
+
+
 def blueprint_agent(settings: RunSettings) -> BlueprintAgent:
     """The blueprint agent for a run's blueprint."""
+    assert settings.blueprint, "checked by RunSettings.check"
     return BlueprintAgent(blueprint=load_blueprint(settings.blueprint), yes=settings.yes)

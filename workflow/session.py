@@ -9,6 +9,7 @@ validates, verifies against the backend and, when it passes, commits to memory.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from appwright.memory import EventKind, IdempotencyKey, JournalEntry, MemoryStore, RunId, StepId
+from appwright.memory import EventKind, IdempotencyKey, JournalEntry, JournalStatus, MemoryStore, RunId, StepId
 from appwright.steps import ActionContext, ActionFailed, Backend, Step, VerifyFailed
 
 from . import faults
@@ -64,6 +65,43 @@ class StepSession:
     def card(self) -> str:
         """The step's prompt card, rendered with its context."""
         return self.step.card(self.context)
+
+    def continue_numbering(self, name: str, args: dict[str, Any]) -> None:
+        """Number an outside agent's next call (`name` with `args`) after those on record.
+
+        An agent that replays its step from the start (the blueprint agent, the LLM agent)
+        numbers from 1 and is answered from the journal. An outside agent makes one call
+        per process, so its call comes after the ones on record; the same call as an
+        unfinished last one is sent again under that one's number (and Idempotency-Key).
+        """
+        entries = self.store.journal(self.run_id, self.instance)
+        last = max(entries, key=lambda e: e.call_no, default=None)
+        self._calls = last.call_no if last else 0
+        if last is None or last.done:
+            return
+        if (last.action, last.args) == (name, args):
+            self._calls -= 1
+        elif last.status is JournalStatus.STARTED:  # its outcome is unknown: it may have paid
+            raise ActionFailed(
+                f"call #{last.call_no}, {last.action} {json.dumps(last.args)}, never finished and may have "
+                "reached the backend; send that call again first (it is answered without being done twice)"
+            )
+
+    async def once(
+        self, name: str, args: dict[str, Any], produce: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> tuple[dict[str, Any], bool]:
+        """Run `produce` once across crashes and resumes (e.g. a model call); (result, replayed).
+
+        It takes the next call number, like an action, so a replayed conversation lines up
+        with the journal; a produce that raises is run again on the next attempt.
+        """
+        self._calls += 1
+        entry = self.store.journal_begin(self.run_id, self.instance, self._calls, name, args)
+        if entry.done:
+            return dict(entry.result or {}), True
+        result = await self._send(entry, lambda key: produce())
+        self.store.journal_finish(entry, result)
+        return result, False
 
     async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Call one of the step's actions, exactly once across crashes and resumes."""

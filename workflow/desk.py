@@ -1,0 +1,315 @@
+"""The desk: the verbs an outside agent drives a run with, one call at a time.
+
+`start` a build, read the `current` step (its rendered card, context, actions and
+the output it expects), `act` (call one of the step's actions), `submit` the step's
+output, `answer` the user's reply to a question, read the `log`. The MCP server and
+the shell verbs (`appwright step | act | submit`) are thin skins over these; every
+verb returns JSON-able data, holds the run's lease while it works, and turns every
+refusal into a `DeskError` that says what was wrong and what to do instead.
+
+The guarantees are the engine's own: actions go through the step's journaled session
+(a call that never finished is sent again under its Idempotency-Key), and an output
+is validated, verified and committed by the engine on the graph's route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appwright.memory import EventKind, MemoryStore, Run, RunId, StepId, UnknownRun
+from appwright.platforms.x402pay import Budget
+from appwright.steps import STEPS, ActionFailed, Step
+
+from .backend import RunBackend
+from .engine import Engine
+from .outside import OutsideAgent
+from .runner import Runner, RunSettings, SettingsError
+
+__all__ = ["Desk", "DeskError", "run_log", "ASK_USER"]
+
+ASK_USER = "ask_user"
+"""The pseudo-action that puts a question to the user, in steps that may ask."""
+
+_SECRET = "(secret, held by the engine)"
+
+
+class DeskError(ValueError):
+    """A verb was refused; the message says what was wrong and how to go on."""
+
+
+@dataclass(kw_only=True)
+class Desk:
+    """The verbs, over one memory store."""
+
+    store: MemoryStore
+    """The memory store of the runs."""
+    sandbox_dir: Path
+    """Where an embedded sandbox keeps its data (runs started without an API base)."""
+    owner: str = field(default_factory=lambda: f"appwright-desk-{os.getpid()}")
+    """The lease owner label of this process."""
+    _sandbox: Any = field(default=None, init=False, repr=False)
+    _sandbox_api: str = field(default="", init=False, repr=False)
+
+    def start(self, settings: RunSettings, *, run_id: str | None = None) -> dict[str, Any]:
+        """Record a run driven by an outside agent, enter its first step, and show it."""
+        settings = _outside(settings)
+        if settings.embedded:
+            settings = _replace(settings, api=self._embedded_api(None))
+        runner = self._runner()
+        try:
+            run = runner.create(settings, run_id=run_id)
+        except (SettingsError, ValueError) as error:
+            raise DeskError(str(error)) from None
+        return self._drive(runner, run.run_id, settings)
+
+    def current(self, run_id: str) -> dict[str, Any]:
+        """Where the run stands: the current step's card, context, actions and output schema."""
+        run, settings = self._run(run_id)
+        if run.status == "done":
+            return _done(self.store, run)
+        step, instance = _locate(run)
+        session = self._engine(run, settings, self._backend(settings, run)).session(step, instance)
+        return {
+            "run_id": run.run_id, "status": str(run.status), "run_error": run.error,
+            "step": {"number": step.number, "of": len(STEPS), "id": step.id, "instance": instance,
+                     "title": step.title, "phase": step.phase},
+            "card": session.card,
+            "context": {k: _SECRET if k in step.secret_keys else v for k, v in session.context.items()},
+            "actions": _actions(step),
+            "output_schema": step.output.model_json_schema(),
+            "calls": _calls(self.store, run.run_id, instance),
+            "questions": _questions(self.store, run.run_id, instance),
+            "next": _next(run, self._pending_question(run.run_id, instance)),
+        }
+
+    def act(self, run_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Call one of the current step's actions (or ask_user); its result."""
+        with self._hold(run_id):
+            run, settings = self._run(run_id, acting=True)
+            step, instance = _locate(run)
+            if name == ASK_USER:
+                return self._ask(run, step, instance, args)
+            return self._call(run, settings, step, instance, name, args)
+
+    def submit(self, run_id: str, output: dict[str, Any]) -> dict[str, Any]:
+        """Hand in the current step's output; the engine checks and commits it, and moves on."""
+        run, settings = self._run(run_id, acting=True)
+        _, instance = _locate(run)
+        agent = OutsideAgent(submitted={instance: output})
+        told: list[str] = []
+        self._drive(self._runner(agent, told), run.run_id, settings)
+        if agent.refusal is not None:
+            return {**self.current(run_id), "ok": False, "error": agent.refusal}
+        return {**self.current(run_id), "ok": True, "told_user": told}
+
+    def answer(self, run_id: str, text: str) -> dict[str, Any]:
+        """Give the user's answer to the question the run waits on."""
+        run, settings = self._run(run_id)
+        if run.status != "waiting":
+            raise DeskError(f"run {run_id} is not waiting for an answer (it is {run.status})")
+        if settings.agent != "outside":
+            return self._drive(self._runner(), run.run_id, settings, answer=text)
+        with self._hold(run_id):
+            instance = StepId(run.current_step or "plan")
+            question = self._pending_question(run.run_id, instance)
+            with self.store.atomic():
+                if question is not None:
+                    self.store.log_event(run.run_id, instance, EventKind.ANSWER, {"n": question[0], "answer": text})
+                self.store.set_run_status(run.run_id, "acting")
+        return self.current(run_id)
+
+    def log(self, run_id: str) -> dict[str, Any]:
+        """The step log: each step's status, duration, cost, message and output."""
+        run, _ = self._run(run_id)
+        return run_log(self.store, run)
+
+    def close(self) -> None:
+        """Stop the embedded sandbox if this desk started one."""
+        if self._sandbox is not None:
+            self._sandbox.stop()
+            self._sandbox = None
+
+    # -- the verbs' parts -------------------------------------------------------------
+
+    def _call(
+        self, run: Run, settings: RunSettings, step: Step, instance: StepId, name: str, args: dict[str, Any],
+    ) -> dict[str, Any]:
+        loop = asyncio.new_event_loop()
+        backend = self._backend(settings, run)
+        try:
+            session = self._engine(run, settings, backend).session(step, instance)
+            session.continue_numbering(name, args)
+            result = loop.run_until_complete(session.call(name, args))
+        except ActionFailed as refused:
+            raise DeskError(str(refused)) from None
+        except Exception as error:  # the backend's answer, said plainly; the journal has it
+            raise DeskError(f"{name} failed: {type(error).__name__}: {error}") from None
+        finally:
+            loop.run_until_complete(backend.aclose())
+            loop.close()
+        return {"action": name, "result": result}
+
+    def _ask(self, run: Run, step: Step, instance: StepId, args: dict[str, Any]) -> dict[str, Any]:
+        question = str(args.get("question") or "").strip()
+        if not step.asks_user:
+            raise DeskError(f"step {step.id} does not ask the user; its actions are: {_names(step)}")
+        if not question:
+            raise DeskError('ask_user needs {"question": "..."}')
+        for asked in _questions(self.store, run.run_id, instance):
+            if asked["question"] == question and asked["answer"] is not None:
+                return {"action": ASK_USER, "result": {"question": question, "answer": asked["answer"]}}
+        if self._pending_question(run.run_id, instance) is None:
+            number = len(_questions(self.store, run.run_id, instance)) + 1
+            with self.store.atomic():
+                self.store.log_event(run.run_id, instance, EventKind.QUESTION, {"n": number, "question": question})
+                self.store.set_run_status(run.run_id, "waiting")
+        return {"action": ASK_USER, "result": {"question": question, "answer": None,
+                "next": f"ask the user; give their reply with: appwright answer {run.run_id} TEXT (MCP: answer)"}}
+
+    def _drive(self, runner: Runner, run_id: RunId, settings: RunSettings, answer: str | None = None) -> dict[str, Any]:
+        api = self._embedded_api(settings.api) if settings.embedded else None
+        try:
+            runner.run(run_id, answer=answer, api=api)
+        except Exception as error:
+            raise DeskError(f"the run stopped: {error}; fix the cause and submit again") from None
+        return self.current(run_id)
+
+    def _pending_question(self, run_id: RunId, instance: StepId) -> tuple[int, str] | None:
+        for asked in _questions(self.store, run_id, instance):
+            if asked["answer"] is None:
+                return asked["n"], asked["question"]
+        return None
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _run(self, run_id: str, *, acting: bool = False) -> tuple[Run, RunSettings]:
+        try:
+            run = self.store.get_run(RunId(run_id))
+        except UnknownRun as error:
+            raise DeskError(str(error)) from None
+        settings = Runner(store=self.store).settings(run.run_id)
+        if acting:
+            _check_acting(run, settings)
+        return run, settings
+
+    @contextmanager
+    def _hold(self, run_id: str) -> Iterator[None]:
+        with self.store.hold_run(RunId(run_id), self.owner):
+            yield
+
+    def _runner(self, agent: OutsideAgent | None = None, told: list[str] | None = None) -> Runner:
+        say: Callable[[str], None] = told.append if told is not None else (lambda text: None)
+        runner = Runner(store=self.store, say=say, owner=self.owner)
+        if agent is not None:
+            runner.make_agent = lambda settings: agent
+        return runner
+
+    def _engine(self, run: Run, settings: RunSettings, backend: RunBackend) -> Engine:
+        return Engine(store=self.store, run_id=run.run_id, backend=backend, agent=OutsideAgent(),
+                      interrupt=_no_interrupt, say=lambda text: None)
+
+    def _backend(self, settings: RunSettings, run: Run) -> RunBackend:
+        api = self._embedded_api(settings.api) if settings.embedded else settings.api
+        left = max(0, settings.budget_micros - self.store.total_spent(run.run_id))
+        return RunBackend(api=api, tier=settings.tier, network=settings.network, budget=Budget(limit_micros=left))
+
+    def _embedded_api(self, url: str | None) -> str:
+        if self._sandbox is None:
+            from .embedded import EmbeddedSandbox  # the sandbox loads only when a run needs it
+
+            self._sandbox = EmbeddedSandbox(data_dir=self.sandbox_dir, url=url)
+            self._sandbox_api = self._sandbox.start()
+        return self._sandbox_api
+
+
+def run_log(store: MemoryStore, run: Run) -> dict[str, Any]:
+    """The run's step log as JSON: one entry per step with its status, cost and output."""
+    steps = []
+    for summary in store.step_summaries(run.run_id):
+        finished = [e for e in store.events(run.run_id, summary.step_id) if e.kind == EventKind.STEP_FINISHED]
+        steps.append({
+            "step": summary.step_id, "status": str(summary.status), "duration_ms": summary.duration_ms,
+            "cost_usd_micros": summary.cost_micros, "message": summary.user_message,
+            "output": finished[-1].data.get("output") if finished else None,
+        })
+    return {"run_id": run.run_id, "status": str(run.status), "steps": steps}
+
+
+def _outside(settings: RunSettings) -> RunSettings:
+    return settings if settings.agent == "outside" else _replace(settings, agent="outside")
+
+
+def _replace(settings: RunSettings, **changes: Any) -> RunSettings:
+    return RunSettings(**{**settings.as_fact(), **changes})
+
+
+def _check_acting(run: Run, settings: RunSettings) -> None:
+    if settings.agent != "outside":
+        raise DeskError(f"run {run.run_id} is driven by the {settings.agent} agent, not by an outside agent; "
+                        f"continue it with: appwright resume {run.run_id}")
+    if run.status == "done":
+        raise DeskError(f"run {run.run_id} is done; nothing to act on")
+    if run.status == "waiting":
+        raise DeskError(f"run {run.run_id} waits for the user's answer; give it with: appwright answer {run.run_id} TEXT")
+
+
+def _locate(run: Run) -> tuple[Step, StepId]:
+    instance = StepId(run.current_step or STEPS[0].id)
+    step_id = instance.split("~")[0]
+    for step in STEPS:
+        if step.id == step_id:
+            return step, instance
+    raise DeskError(f"run {run.run_id} is at an unknown step {instance!r}")
+
+
+def _actions(step: Step) -> list[dict[str, Any]]:
+    actions = [{"name": a.name, "description": a.description, "paid": a.paid, "args": a.args.model_json_schema()}
+               for a in step.actions]
+    if step.asks_user:
+        actions.append({"name": ASK_USER, "description": "Put a question to the user; the run waits for the answer.",
+                        "paid": False, "args": {"type": "object", "properties": {"question": {"type": "string"}},
+                                                "required": ["question"]}})
+    return actions
+
+
+def _names(step: Step) -> str:
+    return ", ".join(a["name"] for a in _actions(step)) or "none"
+
+
+def _calls(store: MemoryStore, run_id: RunId, instance: StepId) -> list[dict[str, Any]]:
+    return [{"call_no": e.call_no, "action": e.action, "status": str(e.status), "error": e.error}
+            for e in store.journal(run_id, instance)]
+
+
+def _questions(store: MemoryStore, run_id: RunId, instance: StepId) -> list[dict[str, Any]]:
+    asked: dict[int, dict[str, Any]] = {}
+    for event in store.events(run_id, instance):
+        n = event.data.get("n")
+        if event.kind == EventKind.QUESTION:
+            asked[n] = {"n": n, "question": event.data.get("question"), "answer": None}
+        elif event.kind == EventKind.ANSWER and n in asked:
+            asked[n]["answer"] = event.data.get("answer")
+    return list(asked.values())
+
+
+def _next(run: Run, question: tuple[int, str] | None) -> str:
+    if question is not None:
+        return f"the run waits for the user's answer to: {question[1]} — ask them, then answer(run, text)"
+    return ("call the step's actions (call_action / appwright act RUN NAME JSON), then hand in its output "
+            "(complete_step / appwright submit RUN JSON)")
+
+
+def _done(store: MemoryStore, run: Run) -> dict[str, Any]:
+    facts = store.all_facts(run.run_id, redact=True)
+    url = facts.get("app_url") or facts.get("site_url")
+    return {"run_id": run.run_id, "status": "done", "app_url": url, "next": f"nothing: the app is live at {url}"}
+
+
+def _no_interrupt(value: dict[str, Any]) -> Any:
+    raise DeskError("an outside agent's step cannot wait inside the engine; use ask_user")
