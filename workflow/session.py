@@ -103,6 +103,24 @@ class StepSession:
         self.store.journal_finish(entry, result)
         return result, False
 
+    def recorded_failure(self, name: str, args: dict[str, Any], marker: str) -> dict[str, Any] | None:
+        """The recorded outcome of the next call if it failed and the agent already acted on that.
+
+        An agent that shows a failed call's error to a model records so with `once(marker, …)`
+        right after the call. Replaying, that call must not be sent again: the model went on
+        from the error. When the journal holds `name` with `args` as failed at the next number
+        and a finished `marker` after it, both numbers are taken and the marker's result is
+        returned; otherwise nothing changes and the call is sent (resent, if it failed).
+        """
+        entries = {e.call_no: e for e in self.store.journal(self.run_id, self.instance)}
+        call, mark = entries.get(self._calls + 1), entries.get(self._calls + 2)
+        if call is None or mark is None or (call.action, call.args) != (name, args):
+            return None
+        if call.status is not JournalStatus.FAILED or mark.action != marker or not mark.done:
+            return None
+        self._calls += 2
+        return dict(mark.result or {})
+
     async def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Call one of the step's actions, exactly once across crashes and resumes."""
         action = self.step.action(name)
