@@ -43,7 +43,10 @@ def _explicit_api(api: str | None) -> str | None:
 
 @app.command()
 def build(
-    blueprint: Annotated[str, typer.Option(help="A bundled blueprint (todo, notes, poll) or a path to one.")],
+    idea: Annotated[str | None, typer.Argument(help="What to build, in a line (with --model).")] = None,
+    blueprint: Annotated[str | None, typer.Option(help="A bundled blueprint (todo, notes, poll) or a path to one.")] = None,
+    model: Annotated[str | None, typer.Option(help="Build with an LLM: PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5.")] = None,
+    max_turns: Annotated[int, typer.Option(help="Model turns per step before the run stops, resumable.")] = 24,
     api: Annotated[str | None, typer.Option(help="API base; default: APPWRIGHT_API, RUN402_API_BASE, else an embedded sandbox.")] = None,
     tier: Annotated[str, typer.Option(help="prototype, hobby or team.")] = "prototype",
     budget: Annotated[float, typer.Option(help="The most this run may spend, in USD.")] = 1.0,
@@ -52,33 +55,54 @@ def build(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept confirmations without asking.")] = False,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Pay on Base mainnet (real money).")] = False,
 ) -> None:
-    """Build and deploy an app from a blueprint, step by step, checkpointed."""
+    """Build and deploy an app from a blueprint, or from an idea with an LLM, step by step, checkpointed."""
+    from dataclasses import replace
+
     from .blueprint import BlueprintError
-    from .runner import RunSettings
+    from .runner import RunSettings, SettingsError
     if tier not in ("prototype", "hobby", "team"):
         _fail(f"unknown tier {tier!r}: use prototype, hobby or team", 2)
     if budget <= 0:
         _fail("--budget must be more than 0 (USD)", 2)
     explicit = _explicit_api(api)
+    settings = RunSettings(
+        blueprint=blueprint, api="", tier=tier, budget_micros=int(round(budget * 1_000_000)), yes=yes,
+        network="eip155:8453" if mainnet else "eip155:84532",
+        agent="llm" if model else "blueprint", idea=idea, model=model, max_turns=max_turns,
+    )
+    _check_agent(settings)  # a missing extra or key is refused before anything starts or is recorded
     sandbox = None if explicit else _embedded()
     store = open_store()
     try:
         base = explicit or sandbox.start()  # type: ignore[union-attr]
-        settings = RunSettings(
-            blueprint=blueprint, api=base, embedded=sandbox is not None, tier=tier,
-            budget_micros=int(round(budget * 1_000_000)), yes=yes,
-            network="eip155:8453" if mainnet else "eip155:84532",
-        )
+        settings = replace(settings, api=base, embedded=sandbox is not None)
         runner = _runner(store)
         run = runner.create(settings, run_id=run_id)
-        typer.echo(f"run {run.run_id} — building {blueprint!r} on {base}")
+        typer.echo(f"run {run.run_id} — building {blueprint or idea!r} on {base}")
         _drive(runner, run.run_id)
         _serve_until_ctrl_c(sandbox, no_serve)
-    except (BlueprintError, RunExists) as error:
+    except (BlueprintError, RunExists, SettingsError) as error:
         _fail(str(error), 2)
     finally:
         if sandbox is not None:
             sandbox.stop()
+
+
+def _check_agent(settings: Any) -> None:
+    """Refuse settings that cannot run, and a model that cannot be had, with exit code 2."""
+    from .runner import SettingsError
+
+    try:
+        settings.check()
+    except SettingsError as error:
+        _fail(str(error), 2)
+    if settings.model:
+        from .models import ModelError, chat_model
+
+        try:
+            chat_model(settings.model)
+        except ModelError as error:
+            _fail(str(error), 2)
 
 
 @app.command()
@@ -160,6 +184,9 @@ def _report(store: MemoryStore, outcome: Outcome) -> None:
         typer.echo(f"run {run.run_id} waits for your answer: {outcome.question.get('question')}")
         typer.echo(f'answer with: appwright answer {run.run_id} "<your answer>"')
         return
+    if outcome.paused is not None and run.status == "stopped":
+        typer.echo(f"run {run.run_id} stopped: {outcome.paused}")
+        typer.echo(f"continue with: appwright resume {run.run_id}")
     spent = store.total_spent(run.run_id)
     typer.echo(f"run {run.run_id}: {run.status}; spent ${spent / 1e6:.2f}")
     if run.status == "done":
