@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
+from coincurve import PrivateKey
 from eth_account.signers.local import LocalAccount
 from x402 import (
     NoMatchingRequirementsError,
@@ -96,6 +97,9 @@ from x402.http.utils import decode_payment_required_header, decode_payment_respo
 from x402.mechanisms.evm.default_assets import get_default_asset
 from x402.mechanisms.evm.exact import ExactEvmScheme
 from x402.mechanisms.evm.signers import EthAccountSigner
+from x402.mechanisms.evm.types import TypedDataDomain, TypedDataField
+
+from . import eip3009
 
 __all__ = [
     "DEFAULT_NETWORK",
@@ -280,7 +284,7 @@ def paying_transport(
         raise ValueError("max_per_call_micros must be > 0")
     usdc = get_default_asset(network, "USDC")["asset"]
     client = x402Client()
-    client.register(network, ExactEvmScheme(signer=EthAccountSigner(account)))
+    client.register(network, ExactEvmScheme(signer=_TransferSigner(account)))
     # Our own cap below is typed and exact; the package's cap would filter the offer
     # out first and raise an untyped "no matching requirements". Its default-asset
     # allowlist stays on.
@@ -312,6 +316,67 @@ def paying_client(
         inner=inner,
     )
     return httpx.AsyncClient(transport=transport, **httpx_kwargs)
+
+
+class _TransferSigner:
+    """x402's EVM signer for `account`, with a short way for the one struct it signs.
+
+    An `exact` USDC payment signs an EIP-3009 `TransferWithAuthorization`: its digest
+    is computed directly and signed with libsecp256k1 (`eip3009`), the same signature
+    eth-account makes, ten times faster. Any other typed data goes to eth-account.
+    """
+
+    def __init__(self, account: LocalAccount) -> None:
+        self._fallback = EthAccountSigner(account)
+        self._address = account.address
+        self._key = PrivateKey(bytes(account.key))
+
+    @property
+    def address(self) -> str:
+        """The signer's checksummed address."""
+        return self._address
+
+    def sign_typed_data(
+        self,
+        domain: TypedDataDomain,
+        types: dict[str, list[TypedDataField]],
+        primary_type: str,
+        message: dict[str, Any],
+    ) -> bytes:
+        """A 65-byte signature (r, s, v) of the EIP-712 typed data."""
+        if not _is_transfer(domain, types, primary_type):
+            return self._fallback.sign_typed_data(domain, types, primary_type, message)
+        digest = eip3009.transfer_digest(
+            domain=eip3009.domain_separator(
+                domain.name, domain.version, domain.chain_id, domain.verifying_contract
+            ),
+            from_address=message["from"],
+            to=message["to"],
+            value=int(message["value"]),
+            valid_after=int(message["validAfter"]),
+            valid_before=int(message["validBefore"]),
+            nonce=_bytes32(message["nonce"]),
+        )
+        return eip3009.sign_digest(self._key, digest)
+
+
+def _bytes32(value: bytes | str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x")) if isinstance(value, str) else bytes(value)
+
+
+def _is_transfer(
+    domain: TypedDataDomain, types: dict[str, list[TypedDataField]], primary_type: str
+) -> bool:
+    """Exactly the EIP-3009 struct under a (name, version, chainId, contract) domain?"""
+    if primary_type != eip3009.PRIMARY_TYPE or not isinstance(domain, TypedDataDomain):
+        return False
+    if set(types) - {"EIP712Domain"} != {primary_type}:
+        return False
+    fields = tuple(
+        (f.name, f.type) if isinstance(f, TypedDataField) else (f.get("name"), f.get("type"))
+        for f in types[primary_type]
+    )
+    return fields == eip3009.TRANSFER_FIELDS
 
 
 @dataclass(kw_only=True)

@@ -2,8 +2,9 @@
 
 The sandbox answers a paid route the way the hosted Run402 service does, but verifies
 payments locally: no RPC, no facilitator. A client pays by signing an EIP-712
-`TransferWithAuthorization`; we recover the signer with eth-account and check every
-signed field against what the route asks for. Moving money is the caller's business
+`TransferWithAuthorization`; we recover the signer (`appwright.platforms.eip3009`:
+the struct's digest and libsecp256k1, no eth-account) and check every signed field
+against what the route asks for. Moving money is the caller's business
 (the sandbox's balance ledger): this module is pure, with no I/O and no clock other
 than `time.time()` when `now` is not given.
 
@@ -29,10 +30,10 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
 from typing import Any, Final, Literal
 
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
 from pydantic import ValidationError
 from x402.http.utils import (
     decode_payment_signature_header,
@@ -218,7 +219,7 @@ def verify_payment(
     payload = _decode(header_value)
     _check_terms(payload, net)
     authorization, signature = _authorization(payload.payload)
-    payer = to_checksum_address(authorization["from"])
+    payer = _eip3009().checksum_address(authorization["from"])
     _check_transfer(
         authorization, expected_to=expected_to, amount_micros=amount_micros, payer=payer
     )
@@ -260,7 +261,7 @@ def pseudo_transaction(payment: VerifiedPayment) -> str:
     Derived from (network, payer, nonce), so a retried settlement reports the same id.
     """
     seed = f"appwright-sandbox:{payment.network}:{payment.payer.lower()}:{payment.nonce}"
-    return "0x" + keccak(text=seed).hex()
+    return "0x" + _eip3009().keccak256(seed.encode()).hex()
 
 
 # --- building the challenge ---------------------------------------------------------
@@ -292,7 +293,20 @@ def _network(network: str) -> Network:
 def _checksum(address: str, *, what: str) -> str:
     if not isinstance(address, str) or not _ADDRESS.match(address):
         raise ValueError(f"{what} must be a 0x-prefixed 20-byte hex address, got {address!r}")
-    return to_checksum_address(address)
+    return _checksummed(address)
+
+
+@lru_cache(maxsize=256)
+def _checksummed(address: str) -> str:
+    # A route's payTo is the same address on every call: hash it once.
+    return _eip3009().checksum_address(address)
+
+
+def _eip3009() -> ModuleType:
+    # Loaded at the first payment (keccak and libsecp256k1 bindings: ~40 ms), not at start-up.
+    from appwright.platforms import eip3009
+
+    return eip3009
 
 
 def _check_amount_argument(amount_micros: int) -> None:
@@ -408,10 +422,7 @@ def _check_window(authorization: dict[str, str], *, now: float, payer: str) -> i
 def _check_signature(
     authorization: dict[str, str], signature: str, *, net: Network, payer: str
 ) -> None:
-    # eth-account takes ~0.4 s to import: loaded at the first payment, not at start-up.
-    from eth_account import Account
-    from eth_account.messages import encode_typed_data
-
+    eip3009 = _eip3009()
     raw = bytes.fromhex(signature[2:])
     # The USDC contract (OpenZeppelin-style ECRecover) accepts only low-s signatures
     # with v of 27/28 (0/1 is the same recovery id): mirror it, or we would accept
@@ -420,27 +431,16 @@ def _check_signature(
         raise PaymentRejected(
             "invalid_signature", "signature is not in canonical form (low s, v 27/28)", payer=payer
         )
-    typed = encode_typed_data(
-        domain_data={
-            "name": net.usdc_name,
-            "version": net.usdc_version,
-            "chainId": net.chain_id,
-            "verifyingContract": net.usdc,
-        },
-        message_types=AUTHORIZATION_TYPES,
-        message_data={
-            "from": authorization["from"],
-            "to": authorization["to"],
-            "value": int(authorization["value"]),
-            "validAfter": int(authorization["validAfter"]),
-            "validBefore": int(authorization["validBefore"]),
-            "nonce": bytes.fromhex(authorization["nonce"][2:]),
-        },
+    digest = eip3009.transfer_digest(
+        domain=eip3009.domain_separator(net.usdc_name, net.usdc_version, net.chain_id, net.usdc),
+        from_address=authorization["from"],
+        to=authorization["to"],
+        value=int(authorization["value"]),
+        valid_after=int(authorization["validAfter"]),
+        valid_before=int(authorization["validBefore"]),
+        nonce=bytes.fromhex(authorization["nonce"][2:]),
     )
-    try:
-        signer = Account.recover_message(typed, signature=raw)
-    except Exception:  # eth-keys raises several types for points off the curve
-        signer = None
+    signer = eip3009.recover_signer(digest, raw)
     if signer is None or signer.lower() != payer.lower():
         raise PaymentRejected(
             "invalid_signature",
