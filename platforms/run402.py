@@ -22,12 +22,17 @@ after a crash or a lost answer is answered from the server's record instead of p
 twice. Unpaid writes take an optional one. Retries are described in `run402_retry`;
 errors in `run402_errors`; the route table in `run402_paths`.
 
+`sql` checks its text against the platform's rules (`sqlgate`, the same gate the sandbox
+applies) before sending it: SQL the backend would refuse raises `SqlRefused` and never
+leaves the machine, for every caller.
+
 Namespaces: `rest` (select/insert/update/delete), `auth` (signup/login/refresh/user/
 logout), `subdomains` (claim/lookup/list/release), `billing` (account/history).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,9 +52,11 @@ from .run402_errors import (
     RateLimited,
     ResponseLost,
     Run402Error,
+    SqlRefused,
     UnexpectedResponse,
     WalletRequired,
     WrongApiBase,
+    scrub,
 )
 from .run402_http import Call, Sender, parse, parse_list
 from .run402_models import (
@@ -85,6 +92,7 @@ from .run402_paths import DEFAULT_API, SEED_ROUTES, ApiBase, Route, Routes, reso
 from .run402_rest import Filters, RestApi
 from .run402_retry import RetryPolicy
 from .run402_subdomains import SubdomainsApi
+from .sqlgate import SqlBlocked, SqlSyntaxError, check_sql
 from .x402pay import (
     DEFAULT_NETWORK,
     MAINNET,
@@ -114,7 +122,8 @@ __all__ = [
     # errors
     "ApiError", "ApiUnreachable", "BudgetExceeded", "CallCapExceeded", "InsufficientFunds",
     "InvalidApiBase", "LeaseExpired", "PaymentError", "PaymentRefused", "PaymentTermsRefused",
-    "RateLimited", "ResponseLost", "Run402Error", "UnexpectedResponse", "WalletRequired", "WrongApiBase",
+    "RateLimited", "ResponseLost", "Run402Error", "SqlRefused", "UnexpectedResponse", "WalletRequired",
+    "WrongApiBase",
 ]  # fmt: skip
 
 DEFAULT_MAX_PER_CALL_MICROS: Final = 100_000
@@ -228,7 +237,12 @@ class Run402:
     async def sql(
         self, project_id: str, service_key: str, sql: str, *, idempotency_key: str | None = None,
     ) -> SqlResult:
-        """Run SQL in the project's schema (DDL and DML; blocked statements answer 403)."""
+        """Run SQL in the project's schema (DDL and DML).
+
+        SQL that breaks the platform's rules (a blocked statement, or a syntax error) raises
+        `SqlRefused` before anything is sent.
+        """
+        await _gate(sql, secrets=(service_key,))
         answer = await self._sender.send(Call(
             route="sql", path={"project_id": project_id}, content=sql.encode(),
             headers={**_bearer(service_key), "Content-Type": "text/plain"},
@@ -286,6 +300,23 @@ class Run402:
         """
         call = Call(route="faucet", json={"address": address}, idempotency_key=idempotency_key)
         return parse(FaucetGrant, await self._sender.send(call))
+
+
+async def _gate(sql: str, *, secrets: tuple[str, ...]) -> None:
+    """Raise `SqlRefused` for SQL the backend would refuse (403 blocked / 400 syntax)."""
+    try:
+        # Parsing a large text takes a while: keep it off the event loop, as the sandbox does.
+        await asyncio.to_thread(check_sql, sql)
+    except SqlBlocked as blocked:
+        statement = scrub(blocked.statement, secrets)  # it may quote a name from the SQL
+        raise SqlRefused(
+            reason=blocked.reason, statement=statement, hint=blocked.hint, message=f"{statement} is not allowed",
+        ) from None
+    except SqlSyntaxError as error:
+        raise SqlRefused(
+            reason="sql_syntax_error", statement=None, message=scrub(str(error), secrets),
+            hint="correct the SQL where the parser points, then send it again", position=error.position,
+        ) from None
 
 
 def _required(idempotency_key: str) -> str:

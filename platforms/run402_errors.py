@@ -6,7 +6,8 @@ Two families reach a caller of `appwright.platforms.run402.Run402`:
   (`ApiError`, `LeaseExpired`, `RateLimited`), the base URL is not the API
   (`InvalidApiBase`, `WrongApiBase`, `ApiUnreachable`), an answer was lost after the
   request was sent (`ResponseLost`), or could not be read (`UnexpectedResponse`), or a
-  paid call was made without a wallet (`WalletRequired`);
+  paid call was made without a wallet (`WalletRequired`), or SQL was refused by the
+  platform's rules before it was sent (`SqlRefused`);
 * the payment errors of `appwright.platforms.x402pay`, unchanged: `PaymentRefused`
   (`BudgetExceeded`, `CallCapExceeded`, `PaymentTermsRefused`: refused before anything
   was signed) and `PaymentError` (`InsufficientFunds`, `NonceReused`, ...: a 402).
@@ -29,6 +30,7 @@ __all__ = [
     "RateLimited",
     "ResponseLost",
     "Run402Error",
+    "SqlRefused",
     "UnexpectedResponse",
     "WalletRequired",
     "WrongApiBase",
@@ -94,6 +96,30 @@ class UnexpectedResponse(Run402Error):
 
 class WalletRequired(Run402Error):
     """A paid route was called on a client made without a wallet account."""
+
+
+class SqlRefused(Run402Error):
+    """SQL the platform would refuse, caught before it was sent: nothing reached the backend.
+
+    Its fields mirror the sandbox's answer to the same SQL: `reason` is the code the server
+    would give (`blocked_statement`, ..., or `sql_syntax_error`), `statement` the offending
+    construct in words, `hint` what to send instead.
+    """
+
+    def __init__(
+        self, *, reason: str, statement: str | None, hint: str, message: str, position: int | None = None,
+    ) -> None:
+        super().__init__(f"{message} ({reason}, not sent). Hint: {hint}")
+        self.reason = reason
+        """Machine-readable: a blocked-list code such as `blocked_statement`, or `sql_syntax_error`."""
+        self.statement = statement
+        """The refused construct in words, e.g. `CREATE EXTENSION` (None for a syntax error)."""
+        self.hint = hint
+        """What to do instead, addressed to whoever wrote the SQL."""
+        self.message = message
+        """What is wrong, e.g. `CREATE EXTENSION is not allowed` or the parser's message."""
+        self.position = position
+        """For a syntax error: the 1-based character position Postgres reports, if any."""
 
 
 class ApiError(Run402Error):

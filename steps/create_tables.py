@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from appwright.memory import MemoryDirective, StepId
+from appwright.platforms.run402 import SqlRefused
 
-from .base import Action, ActionContext, Step, VerifyFailed
+from .base import Action, ActionContext, ActionFailed, Step, VerifyFailed
 from .calls import as_dict
 
 __all__ = ["CREATE_TABLES", "CreateTablesOutput", "run_sql", "get_schema"]
@@ -26,10 +27,18 @@ class NoArgs(BaseModel):
 
 async def run_sql(ctx: ActionContext, args: SqlArgs) -> dict[str, Any]:
     client = await ctx.backend.client()
-    result = await client.sql(
-        ctx.facts["project_id"], ctx.facts["service_key"], args.sql, idempotency_key=ctx.idempotency_key,
-    )
+    try:
+        result = await client.sql(
+            ctx.facts["project_id"], ctx.facts["service_key"], args.sql, idempotency_key=ctx.idempotency_key,
+        )
+    except SqlRefused as refused:
+        raise ActionFailed(_refusal(refused)) from None
     return as_dict(result)
+
+
+def _refusal(refused: SqlRefused) -> str:
+    """What was refused and how to fix it, for the agent (the client sent nothing)."""
+    return f"not sent: {refused.message} ({refused.reason}). To fix it: {refused.hint.rstrip('.')}."
 
 
 async def get_schema(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from appwright.platforms.run402 import (
     Run402,
     Secret,
     Session,
+    SqlRefused,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -94,12 +95,13 @@ async def test_sql_runs_ddl_and_returns_rows(client: Run402, project: ProjectCre
 
 
 async def test_sql_errors_are_typed(client: Run402, project: ProjectCreated) -> None:
-    with pytest.raises(ApiError) as blocked:
+    # Blocked SQL and syntax errors never reach the backend: see test_run402_sqlgate.
+    with pytest.raises(SqlRefused) as blocked:
         await client.sql(project.project_id, project.service_key, "GRANT ALL ON SCHEMA public TO public")
-    assert blocked.value.status == 403 and blocked.value.hint
-    with pytest.raises(ApiError) as syntax:
+    assert blocked.value.reason == "blocked_statement" and blocked.value.hint
+    with pytest.raises(SqlRefused) as syntax:
         await client.sql(project.project_id, project.service_key, "SELEKT 1")
-    assert (syntax.value.status, syntax.value.code) == (400, "sql_syntax_error")
+    assert syntax.value.reason == "sql_syntax_error"
     with pytest.raises(ApiError) as missing:
         await client.sql(project.project_id, project.service_key, "SELECT * FROM nowhere")
     assert missing.value.code == "sql_error" and missing.value.details["sqlstate"] == "42P01"
