@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from appwright.memory import MemoryDirective, StepId
 
-from .base import Action, ActionContext, Step, VerifyFailed
+from .base import Action, ActionContext, ActionFailed, Step, VerifyFailed
 from .calls import as_dict
-from .sitecheck import check_site_files, fill_placeholders
+from .sitecheck import SiteRejected, check_site_files, fill_placeholders
 
 __all__ = ["DEPLOY", "DeployOutput"]
 
@@ -22,7 +22,11 @@ class NoArgs(BaseModel):
 
 async def deploy_site(ctx: ActionContext, args: NoArgs) -> dict[str, Any]:
     files = ctx.facts["site_files"]
-    check_site_files(files, service_key=ctx.facts.get("service_key"))
+    try:
+        # The last gate before the files leave: this step holds the real service key.
+        check_site_files(files, service_key=ctx.facts["service_key"])
+    except SiteRejected as rejected:
+        raise ActionFailed(f"not deployed, nothing was sent or paid: {rejected}; the site step must fix it") from None
     filled = fill_placeholders(files, api_url=ctx.backend.api, anon_key=ctx.facts["anon_key"])
     client = await ctx.backend.client()
     deployment = await client.deploy_site(
@@ -57,7 +61,8 @@ DEPLOY = Step(
     id=StepId("deploy"),
     title="Deploy the Site",
     phase="deploy",
-    context=("app", "project_id", "anon_key", "site_files"),
+    # service_key only to refuse a site that carries it; it is never sent with the files.
+    context=("app", "project_id", "anon_key", "service_key", "site_files"),
     actions=(
         Action(name="deploy_site", description="Deploy site_files (x402, $0.05).", args=NoArgs,
                run=deploy_site, paid=True,
