@@ -137,6 +137,13 @@ def answer(run: Annotated[str, typer.Argument(help="The run id.")],
         _fail(f"run {run} is not waiting for an answer (it is {record.status})", 2)
     runner = _runner(store)
     settings = runner.settings(record.run_id)
+    if settings.agent == "outside":  # the outside agent reads the answer with its next step
+        from .desk import Desk
+
+        view = Desk(store=store, sandbox_dir=appwright_home() / "sandbox").answer(run, text)
+        typer.echo(f"answered; run {run} is {view['status']} at step {view['step']['instance']}: "
+                   f"see it with appwright step {run}")
+        return
     sandbox = _embedded(settings.api) if settings.embedded else None
     try:
         api = sandbox.start() if sandbox else None
