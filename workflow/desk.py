@@ -20,16 +20,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appwright.memory import EventKind, MemoryStore, Run, RunId, StepId, UnknownRun
-from appwright.platforms.x402pay import Budget
 from appwright.steps import STEPS, ActionFailed, Step
 
-from .backend import RunBackend
 from .engine import Engine
 from .outside import OutsideAgent
-from .runner import Runner, RunSettings, SettingsError
+from .settings import RunSettings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # LangGraph and the paying client load only for the verbs that use them
+    from .backend import RunBackend
+    from .runner import Runner
 
 __all__ = ["Desk", "DeskError", "run_log", "ASK_USER"]
 
@@ -193,7 +195,7 @@ class Desk:
             run = self.store.get_run(RunId(run_id))
         except UnknownRun as error:
             raise DeskError(str(error)) from None
-        settings = Runner(store=self.store).settings(run.run_id)
+        settings = load_settings(self.store, run.run_id)
         if acting:
             _check_acting(run, settings)
         return run, settings
@@ -204,6 +206,8 @@ class Desk:
             yield
 
     def _runner(self, agent: OutsideAgent | None = None, told: list[str] | None = None) -> Runner:
+        from .runner import Runner
+
         say: Callable[[str], None] = told.append if told is not None else (lambda text: None)
         runner = Runner(store=self.store, say=say, owner=self.owner)
         if agent is not None:
@@ -215,6 +219,10 @@ class Desk:
                       interrupt=_no_interrupt, say=lambda text: None)
 
     def _backend(self, settings: RunSettings, run: Run) -> RunBackend:
+        from appwright.platforms.x402pay import Budget
+
+        from .backend import RunBackend
+
         api = self._embedded_api(settings.api) if settings.embedded else settings.api
         left = max(0, settings.budget_micros - self.store.total_spent(run.run_id))
         return RunBackend(api=api, tier=settings.tier, network=settings.network, budget=Budget(limit_micros=left))

@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.errors import GraphInterrupt
 from langgraph.types import Command, interrupt
@@ -26,62 +26,9 @@ from .blueprint import load_blueprint
 from .blueprint_agent import BlueprintAgent
 from .engine import Agent, Engine, RunPaused, step_instance
 from .graph import build_graph, open_checkpointer
+from .settings import SETTINGS_KEY, AgentKind, RunSettings, SettingsError, load_settings
 
 __all__ = ["RunSettings", "Outcome", "Runner", "SETTINGS_KEY", "AgentKind", "SettingsError"]
-
-AgentKind = Literal["blueprint", "llm", "outside"]
-"""Who completes the steps: the blueprint agent, an LLM, or an outside agent (MCP, shell)."""
-
-
-class SettingsError(ValueError):
-    """The run was asked for in a way that cannot work; the message says how to fix it."""
-
-SETTINGS_KEY = "run_settings"
-"""The memory fact that holds a run's settings (read by the runner, never by a step)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunSettings:
-    """How a run was asked for; kept so that a resume rebuilds the same run."""
-
-    blueprint: str | None = None
-    """A bundled blueprint's name or a path to one (the blueprint agent needs one)."""
-    api: str
-    """The API base."""
-    agent: AgentKind = "blueprint"
-    """Who completes the steps."""
-    idea: str | None = None
-    """The one-line idea an LLM or an outside agent plans the app from."""
-    model: str | None = None
-    """The LLM, as PROVIDER:MODEL (the LLM agent only)."""
-    max_turns: int = 24
-    """Model turns one step may take before the run stops, resumable (the LLM agent only)."""
-    embedded: bool = False
-    """Whether the API is a sandbox the run starts itself."""
-    tier: str = "prototype"
-    """The tier to provision."""
-    budget_micros: int = 1_000_000
-    """What the whole run may spend."""
-    network: str = "eip155:84532"
-    """The x402 network."""
-    yes: bool = False
-    """Accept confirmations without asking."""
-
-    def as_fact(self) -> dict[str, Any]:
-        """The settings as a memory fact."""
-        return dict(self.__dict__)
-
-    def check(self) -> None:
-        """Refuse settings that cannot make a run, saying what to change."""
-        if self.agent == "blueprint" and not self.blueprint:
-            raise SettingsError("the blueprint agent needs --blueprint NAME|PATH (or give an idea with --model)")
-        if self.agent == "llm" and not self.model:
-            raise SettingsError("the LLM agent needs --model PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5")
-        if self.agent != "blueprint" and not (self.idea or self.blueprint):
-            raise SettingsError("say what to build: an idea (\"a shared shopping list\") or --blueprint NAME|PATH")
-        if self.max_turns < 1:
-            raise SettingsError("--max-turns must be at least 1")
-
 
 @dataclass(frozen=True, kw_only=True)
 class Outcome:
@@ -131,8 +78,7 @@ class Runner:
 
     def settings(self, run_id: RunId) -> RunSettings:
         """The settings a run was started with."""
-        facts = self.store.get_facts(run_id, [SETTINGS_KEY])
-        return RunSettings(**facts[SETTINGS_KEY])
+        return load_settings(self.store, run_id)
 
     def run(self, run_id: RunId, *, answer: str | None = None, api: str | None = None) -> Outcome:
         """Start or continue the run until it finishes, fails, or waits for the user."""
