@@ -10,7 +10,9 @@ verb comes back as a tool error whose text is the desk's message.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, Literal, NoReturn
@@ -26,7 +28,7 @@ from appwright.memory import StoreError
 from .cli import appwright_home
 from .cli_runs import _explicit_api, open_store
 from .desk import Desk, DeskError
-from .runner import RunSettings
+from .settings import RunSettings
 
 __all__ = ["create_server", "serve", "INSTRUCTIONS"]
 
@@ -150,18 +152,32 @@ def create_server(desk: Desk) -> MCPServer:
     return server
 
 
+_STOPS = (signal.SIGTERM, signal.SIGINT)
+"""The signals that stop the server: a client's stop, a person's Ctrl-C."""
+
+
 def serve() -> None:
-    """Serve the tools on stdio until the client closes the connection (or SIGTERM); then stop the sandbox."""
+    """Serve the tools on stdio until the client hangs up (or SIGTERM, Ctrl-C); then stop the sandbox."""
     desk = Desk(store=open_store(), sandbox_dir=appwright_home() / "sandbox")
-    # A client stopping its server sends SIGTERM: leave through `finally`, so the sandbox stops.
-    previous = signal.signal(signal.SIGTERM, _exit)
+    # A client stops its server with SIGTERM, a person with Ctrl-C: leave at once through
+    # `finally`, so the sandbox stops (the loop's own Ctrl-C handling would wait for stdin).
+    previous = {sig: signal.signal(sig, _terminate) for sig in _STOPS}
+    stopped: int | None = None
     try:
         create_server(desk).run("stdio")
-    except KeyboardInterrupt:
-        pass
+    except SystemExit as stop:
+        stopped = stop.code if isinstance(stop.code, int) else 1
     finally:
+        for sig in _STOPS:  # a second stop waits for the sandbox to stop
+            signal.signal(sig, signal.SIG_IGN)
         desk.close()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if stopped is not None:
+        # Stopped by a signal, the transport's stdin reader is a worker thread still blocked
+        # on the open pipe: a normal exit would wait for it forever, and ours is all closed.
+        sys.stderr.flush()
+        os._exit(stopped)
 
 
 def _settings(idea: str | None, blueprint: str | None, api: str | None, tier: str, budget_usd: float) -> RunSettings:
@@ -172,5 +188,5 @@ def _settings(idea: str | None, blueprint: str | None, api: str | None, tier: st
     )
 
 
-def _exit(signum: int, frame: Any) -> NoReturn:
+def _terminate(signum: int, frame: Any) -> NoReturn:
     raise SystemExit(128 + signum)
