@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from . import api_admin, api_auth, api_billing, api_projects, api_rest, api_sites, api_subdomains, control
 from .context import RateLimiter, Sandbox
+from .db import reset_session
 from .errors import ApiError, api_error_handler
 from .fastpath import RestReadFastPath
 from .keys import KeyRing
@@ -72,7 +73,9 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
             postgres = EmbeddedPostgres(data_dir=config.data_dir)
             dsn = postgres.start()
         try:
-            pool = await asyncpg.create_pool(dsn, min_size=2, max_size=32, init=_init_connection)
+            pool = await asyncpg.create_pool(
+                dsn, min_size=2, max_size=32, init=_init_connection, reset=reset_session,
+            )
             # REST reads only ever SET LOCAL: their connections have nothing to reset, and
             # never carry what admin SQL may leave on a connection of the main pool.
             read_pool = await asyncpg.create_pool(

@@ -13,8 +13,9 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
@@ -22,7 +23,36 @@ import asyncpg
 # One quoting of names and literals for all the sandbox's SQL.
 from .postgrest import quote_ident, quote_literal
 
-__all__ = ["as_role", "quote_ident", "quote_literal", "to_json", "jsonable"]
+__all__ = ["as_role", "own_sql_only", "reset_session", "quote_ident", "quote_literal", "to_json", "jsonable"]
+
+_OWN_SQL_ONLY: ContextVar[bool] = ContextVar("appwright_own_sql_only", default=False)
+
+
+@contextmanager
+def own_sql_only() -> Iterator[None]:
+    """Connections released in this block ran only the sandbox's own statements.
+
+    Those leave no session state (every SET is LOCAL, every advisory lock
+    transaction-scoped), so `reset_session` skips its round trip for them. Never
+    around anything that runs a project's SQL.
+    """
+    token = _OWN_SQL_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _OWN_SQL_ONLY.reset(token)
+
+
+async def reset_session(conn: asyncpg.Connection) -> None:
+    """The main pool's reset on release: asyncpg's reset query, unless `own_sql_only`.
+
+    asyncpg has already rolled back any open transaction before calling this.
+    """
+    if _OWN_SQL_ONLY.get():
+        return
+    query = conn.get_reset_query()
+    if query:
+        await conn.execute(query)
 
 
 @asynccontextmanager

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import x402
+from .db import own_sql_only
 from .errors import ApiError
 from .idempotency import with_idempotency
 
@@ -69,7 +70,10 @@ async def run_paid(
         tx = await _settle(conn, payment, charge, result, request=request, network=network)
         return _answer(result, payment, tx, network)
 
-    return await with_idempotency(request, pool, pay_and_work, scope="payer:" + payment.payer.lower())
+    # Paid work is the sandbox's own SQL (projects, ledger, sites, messages), never a
+    # project's: its connection goes back to the pool without a reset round trip.
+    with own_sql_only():
+        return await with_idempotency(request, pool, pay_and_work, scope="payer:" + payment.payer.lower())
 
 
 def _verify(request: Request, charge: Charge, network: str) -> x402.VerifiedPayment:

@@ -185,6 +185,20 @@ def payment_required(
     `insufficient_funds`); `message`, when given, is added to the body dict only (the
     protocol object has no field for it) so a human or an agent can read what to do.
     """
+    _check_amount_argument(amount_micros)  # before the cache: True == 1 as a key
+    header, body_json = _challenge(amount_micros, pay_to, resource_url, description, network, error)
+    body: dict[str, Any] = json.loads(body_json)  # a fresh dict: the caller may add to it
+    if message is not None:
+        body["message"] = message
+    return header, body
+
+
+@lru_cache(maxsize=512)
+def _challenge(
+    amount_micros: int, pay_to: str, resource_url: str, description: str, network: str,
+    error: str | None,
+) -> tuple[str, str]:
+    # A route asks the same thing of every caller: build and encode its terms once.
     challenge = PaymentRequired(
         x402_version=2,
         error=error,
@@ -194,9 +208,7 @@ def payment_required(
         accepts=[_requirements(amount_micros=amount_micros, pay_to=pay_to, network=network)],
     )
     body = challenge.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if message is not None:
-        body["message"] = message
-    return encode_payment_required_header(challenge), body
+    return encode_payment_required_header(challenge), json.dumps(body)
 
 
 def verify_payment(
