@@ -97,6 +97,8 @@ class Desk:
             step, instance = _locate(run)
             if name == ASK_USER:
                 return self._ask(run, step, instance, args)
+            if name not in {a.name for a in step.actions}:
+                raise DeskError(f"step {step.id} has no action {name!r}; its actions are: {_names(step)}")
             return self._call(run, settings, step, instance, name, args)
 
     def submit(self, run_id: str, output: dict[str, Any]) -> dict[str, Any]:
