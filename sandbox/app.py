@@ -20,7 +20,7 @@ from . import api_admin, api_auth, api_billing, api_projects, api_rest, api_site
 from .context import RateLimiter, Sandbox
 from .db import reset_session
 from .errors import ApiError, api_error_handler
-from .fastpath import RestReadFastPath
+from .fastpath import FastPath
 from .keys import KeyRing
 from .postgres import EmbeddedPostgres
 
@@ -43,9 +43,13 @@ class SandboxConfig:
     """One faucet grant per address per this many seconds (0: no limit, for local builds)."""
 
 
+_ROUTERS = (api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing)
+"""Route modules, in the order the app matches their routes."""
+
+
 def create_app(config: SandboxConfig) -> ASGIApp:
-    """The sandbox: its full app behind the fast path for plain REST reads."""
-    return RestReadFastPath(create_full_app(config))
+    """The sandbox: its full app behind the fast path for REST reads and paid calls."""
+    return FastPath(create_full_app(config), [module.router for module in _ROUTERS])
 
 
 def create_full_app(config: SandboxConfig) -> FastAPI:
@@ -58,7 +62,7 @@ def create_full_app(config: SandboxConfig) -> FastAPI:
     )
     # Outermost: a site Host (<dpl_id>.sites.localhost, <name>.localhost) never reaches the API.
     app.add_middleware(api_sites.SiteHostMiddleware)
-    for module in (api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing):
+    for module in _ROUTERS:
         app.include_router(module.router)
     return app
 
