@@ -26,7 +26,9 @@ from langchain_core.messages import (
 )
 
 from appwright.memory import EventKind
-from appwright.platforms.run402 import ApiError, BudgetExceeded, PaymentError, PaymentRefused, SqlRefused, WalletRequired
+from appwright.platforms.run402 import (
+    ApiError, BudgetExceeded, PaymentError, PaymentRefused, SqlRefused, WalletRequired,
+)
 from appwright.steps import ActionFailed, Step
 
 from . import faults

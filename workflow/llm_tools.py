@@ -144,7 +144,7 @@ def plan_problem(output: dict[str, Any]) -> str | None:
     except BlueprintError as error:
         where = re.sub(r"^[a-z_]+", lambda m: _PLAN_FIELDS.get(m.group(0), m.group(0)), error.field or "")
         message = str(error).removeprefix(f"{error.field}: ") if error.field else str(error)
-        return f"the plan is not a valid app: {where}: {message}" if where else f"the plan is not a valid app: {message}"
+        return f"the plan is not a valid app: {where + ': ' if where else ''}{message}"
     return None
 
 

@@ -62,7 +62,7 @@ def test_refused_outputs_and_calls_go_back_to_the_model_which_fixes_them(api: st
     outcome = runner.run(run.run_id)
 
     assert outcome.run.status == "done", outcome
-    seen = tool_texts(model.seen[-1]) + [t for s in model.seen for t in tool_texts(s)]
+    seen = [text for messages in model.seen for text in tool_texts(messages)]
     # The invalid plan was refused with the plan's own field name, like a bad blueprint.
     assert any("complete_step refused: the plan is not a valid app: table_plan[0].sql: expected exactly one "
                "statement" in t for t in seen), seen

@@ -49,7 +49,8 @@ def test_killed_mid_step_and_resumed_repeats_nothing(api: str, tmp_path: Path, m
     monkeypatch.setenv("APPWRIGHT_WALLET", str(kit.wallet_file))
     model = ScriptedModel(script=todo_script(mistakes=True), counter=counter)
     with MemoryStore(db) as store:
-        outcome = Runner(store=store, say=lambda text: None, make_agent=lambda s: scripted_agent(model)).run(RunId(run_id))
+        runner = Runner(store=store, say=lambda text: None, make_agent=lambda s: scripted_agent(model))
+        outcome = runner.run(RunId(run_id))
         journal = store.journal(RunId(run_id))
         facts = store.all_facts(RunId(run_id), redact=False)
         payments = store.payments(RunId(run_id))
