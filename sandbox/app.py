@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 from contextlib import suppress
 from collections.abc import AsyncIterator
@@ -95,8 +94,6 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
             )
             app.state.postgres = postgres
             flusher = asyncio.create_task(app.state.sandbox.usage.flush_forever(pool))
-            # Load the payment verifier's crypto now, off the loop, not on the first paid call.
-            asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "appwright.platforms.eip3009")
             try:
                 yield
             finally:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 import math
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Literal
-
-import jwt
 
 from .errors import ApiError
 
@@ -58,7 +57,7 @@ class KeyRing:
     def project_key(self, project_id: str, role: Literal["anon", "service_role"]) -> str:
         """A long-lived anon or service key for a project."""
         claims = {"iss": _ISSUER, "ref": project_id, "role": role, "iat": int(time.time())}
-        return jwt.encode(claims, self.secret, algorithm="HS256")
+        return _jwt().encode(claims, self.secret, algorithm="HS256")
 
     def access_token(self, project_id: str, user_id: str, email: str) -> str:
         """A one-hour token for a signed-in user."""
@@ -67,7 +66,7 @@ class KeyRing:
             "iss": _ISSUER, "ref": project_id, "role": "authenticated",
             "sub": user_id, "email": email, "iat": now, "exp": now + ACCESS_TOKEN_TTL,
         }
-        return jwt.encode(claims, self.secret, algorithm="HS256")
+        return _jwt().encode(claims, self.secret, algorithm="HS256")
 
     def resolve(self, token: str | None) -> Principal:
         """The principal of a key or token, or a 401 that says what is wrong."""
@@ -87,6 +86,7 @@ class KeyRing:
                 401, "missing_key", "no API key was sent",
                 hint="send the anon key, service key or an access token in the apikey header",
             )
+        jwt = _jwt()
         try:
             claims = jwt.decode(token, self.secret, algorithms=["HS256"], issuer=_ISSUER)
         except jwt.ExpiredSignatureError:
@@ -104,3 +104,11 @@ class KeyRing:
             user_id=claims.get("sub"), email=claims.get("email"),
         )
         return principal, float(claims.get("exp", math.inf))
+
+
+def _jwt() -> ModuleType:
+    # PyJWT loads `cryptography` (~30 ms) for algorithms HS256 never needs: at the first
+    # key, not at start-up.
+    import jwt
+
+    return jwt

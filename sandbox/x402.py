@@ -9,7 +9,8 @@ against what the route asks for. Moving money is the caller's business
 than `time.time()` when `now` is not given.
 
 The wire formats come from the official `x402` package (its pydantic models and header
-encoders), so what we send and parse is exactly what its client sends and parses:
+encoders), so what we send and parse is exactly what its client sends and parses (the
+package loads at the first paid call, ~40 ms, not at start-up):
 
 * `payment_required(...)` -> the `PAYMENT-REQUIRED` header value and the same object as a
   dict for the 402 JSON body;
@@ -32,21 +33,10 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import ValidationError
-from x402.http.utils import (
-    decode_payment_signature_header,
-    encode_payment_required_header,
-    encode_payment_response_header,
-)
-from x402.schemas import (
-    PaymentPayload,
-    PaymentRequired,
-    PaymentRequirements,
-    ResourceInfo,
-    SettleResponse,
-)
+if TYPE_CHECKING:
+    from x402.schemas import PaymentPayload, PaymentRequirements
 
 __all__ = [
     "AUTHORIZATION_TYPES",
@@ -199,6 +189,9 @@ def _challenge(
     error: str | None,
 ) -> tuple[str, str]:
     # A route asks the same thing of every caller: build and encode its terms once.
+    from x402.http.utils import encode_payment_required_header
+    from x402.schemas import PaymentRequired, ResourceInfo
+
     challenge = PaymentRequired(
         x402_version=2,
         error=error,
@@ -257,6 +250,9 @@ def payment_response(
     amount_micros: int | None = None,
 ) -> str:
     """The `PAYMENT-RESPONSE` header value of a settled payment (`success: true`)."""
+    from x402.http.utils import encode_payment_response_header
+    from x402.schemas import SettleResponse
+
     settled = SettleResponse(
         success=True,
         payer=payer,
@@ -282,6 +278,8 @@ def pseudo_transaction(payment: VerifiedPayment) -> str:
 def _requirements(*, amount_micros: int, pay_to: str, network: str) -> PaymentRequirements:
     net = _network(network)
     _check_amount_argument(amount_micros)
+    from x402.schemas import PaymentRequirements
+
     return PaymentRequirements(
         scheme="exact",
         network=net.id,
@@ -333,6 +331,10 @@ def _check_amount_argument(amount_micros: int) -> None:
 def _decode(header_value: str) -> PaymentPayload:
     if not header_value or len(header_value) > _MAX_HEADER_CHARS:
         raise PaymentRejected("malformed", "PAYMENT-SIGNATURE is empty or too long")
+    from pydantic import ValidationError
+    from x402.http.utils import decode_payment_signature_header
+    from x402.schemas import PaymentPayload
+
     try:
         decoded = decode_payment_signature_header(header_value)
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as e:
