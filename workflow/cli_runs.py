@@ -30,6 +30,10 @@ def open_store() -> MemoryStore:
         _fail(str(error))
 
 
+_STOPPED = 4
+"""The exit code of a run that stopped unfinished, resumable (e.g. a step's turns ran out)."""
+
+
 def _fail(message: str, code: int = 1) -> Any:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -191,10 +195,14 @@ def _report(store: MemoryStore, outcome: Outcome) -> None:
         typer.echo(f"run {run.run_id} waits for your answer: {outcome.question.get('question')}")
         typer.echo(f'answer with: appwright answer {run.run_id} "<your answer>"')
         return
-    if outcome.paused is not None and run.status == "stopped":
-        typer.echo(f"run {run.run_id} stopped: {outcome.paused}")
-        typer.echo(f"continue with: appwright resume {run.run_id}")
+    if run.status == "acting":
+        typer.echo(f"run {run.run_id} waits for its outside agent: see the step with appwright step {run.run_id}")
+        return
     spent = store.total_spent(run.run_id)
+    if outcome.paused is not None and run.status == "stopped":
+        typer.echo(f"run {run.run_id} stopped: {outcome.paused}; spent ${spent / 1e6:.2f}")
+        typer.echo(f"continue with: appwright resume {run.run_id}")
+        raise typer.Exit(_STOPPED)
     typer.echo(f"run {run.run_id}: {run.status}; spent ${spent / 1e6:.2f}")
     if run.status == "done":
         typer.echo(f"your app is live at {_app_url(store, run.run_id)}")
