@@ -21,7 +21,10 @@ import re
 from html.parser import HTMLParser
 from typing import Any, Final
 
-__all__ = ["SiteRejected", "check_site_files", "ANON_KEY", "API_URL", "fill_placeholders"]
+__all__ = [
+    "SiteRejected", "check_site_files", "ANON_KEY", "API_URL", "fill_placeholders",
+    "service_key_reference", "key_role",
+]
 
 ANON_KEY = "{{ANON_KEY}}"
 """Placeholder the engine replaces with the project's anon key at deploy time."""
@@ -92,7 +95,7 @@ def _text(entry: dict[str, Any]) -> str:
 
 
 def _no_service_key(name: str, text: str, service_key: str | None) -> None:
-    found = _service_key_reference(text, service_key)
+    found = service_key_reference(text, service_key)
     if found:
         raise SiteRejected(
             f"{name} references the service key ({found}); a site is public, so it may only use the anon key: "
@@ -100,7 +103,7 @@ def _no_service_key(name: str, text: str, service_key: str | None) -> None:
         )
 
 
-def _service_key_reference(text: str, service_key: str | None) -> str | None:
+def service_key_reference(text: str, service_key: str | None = None) -> str | None:
     """How `text` refers to the service key, in words (never the key itself), or None."""
     if service_key and service_key in text:
         return "its value"
@@ -108,6 +111,12 @@ def _service_key_reference(text: str, service_key: str | None) -> str | None:
         return "a key whose role is service_role"
     named = _SERVICE_NAME.search(text)
     return f"the name {named.group(0)!r}" if named else None
+
+
+def key_role(key: str) -> str | None:
+    """The `role` claim of a Run402 key (a JWT), or None for anything else."""
+    token = _JWT.fullmatch(key.strip())
+    return _jwt_role(token) if token else None
 
 
 def _jwt_role(token: re.Match[str]) -> str | None:

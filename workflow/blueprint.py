@@ -18,8 +18,9 @@ at deploy time::
     {{APP_TITLE}}  the blueprint's title
 
 The service key bypasses RLS and must never reach a browser: there is no placeholder
-for it, and a text file that asks for one (``{{SERVICE_KEY}}``, ``{{ serviceKey }}``, …)
-or mentions ``service_key`` at all is refused, as is any other unknown placeholder.
+for it, and a text file that refers to it in any way the site gate knows
+(`appwright.steps.sitecheck`: ``{{SERVICE_KEY}}``, ``serviceKey``, ``service_role``, a
+pasted key whose role is service_role, …) is refused, as is any unknown placeholder.
 Values are escaped for where they land: HTML-escaped in ``.html``/``.htm``/``.svg``,
 escaped as the inside of a JavaScript/JSON string literal in ``.js``/``.mjs``/``.json``,
 verbatim elsewhere. Binary (base64) files are sent as they are.
@@ -57,6 +58,8 @@ import pglast
 from pglast import ast
 from pglast.parser import ParseError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from appwright.steps.sitecheck import key_role, service_key_reference
 
 __all__ = [
     "ANSWER_STEPS",
@@ -437,26 +440,17 @@ def _created_columns(sql: str, name: str) -> list[str]:
 
 
 def _placeholder_problem(text: str) -> str | None:
-    if "service_key" in text.lower():
+    found = service_key_reference(text)
+    if found:
         return (
-            "mentions service_key: the service key bypasses row-level security and must never be "
-            "shipped to a browser; use {{ANON_KEY}} and RLS"
+            f"refers to the service key ({found}): the service key bypasses row-level security and must "
+            "never be shipped to a browser; use {{ANON_KEY}} and RLS"
         )
     for match in _PLACEHOLDER.finditer(text):
-        name = match.group(1)
-        if _is_service_key(name):
-            return (
-                f"{match.group(0)}: the service key bypasses row-level security and must never be "
-                "shipped to a browser; use {{ANON_KEY}} and RLS"
-            )
-        if name not in PLACEHOLDERS:
+        if match.group(1) not in PLACEHOLDERS:
             known = ", ".join("{{" + p + "}}" for p in PLACEHOLDERS)
             return f"unknown placeholder {match.group(0)} (known: {known})"
     return None
-
-
-def _is_service_key(name: str) -> bool:
-    return re.sub(r"[^a-z]", "", name.lower()) in ("servicekey", "servicerolekey", "servicerole")
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -593,7 +587,7 @@ def render_site(bp: Blueprint, *, api_url: str, anon_key: str) -> list[dict[str,
     """
     if not api_url.startswith(("http://", "https://")):
         raise BlueprintError(f"api_url must be an http(s) URL, not {api_url!r}")
-    if _is_service_role_jwt(anon_key):
+    if key_role(anon_key) == "service_role":
         raise BlueprintError("the key given as anon_key is a service key: it must never be shipped to a browser")
     values = {"API_URL": api_url.rstrip("/"), "ANON_KEY": anon_key, "APP_TITLE": bp.title}
     rendered: list[dict[str, str]] = []
@@ -632,12 +626,3 @@ def _fill(text: str, values: dict[str, str], suffix: str) -> str:
     return _PLACEHOLDER.sub(lambda m: escaped(values[m.group(1)]), text)
 
 
-def _is_service_role_jwt(key: str) -> bool:
-    parts = key.split(".")
-    if len(parts) != 3:
-        return False
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
-        return False
-    return isinstance(payload, dict) and payload.get("role") == "service_role"

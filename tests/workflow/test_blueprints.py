@@ -312,7 +312,15 @@ def test_service_key_placeholder_is_refused() -> None:
 def test_the_text_service_key_is_refused() -> None:
     data = valid()
     data["site"][1]["data"] = "const headers = { apikey: project.SERVICE_KEY };"
-    assert "site[1].data: in app.js: mentions service_key" in refused(data)
+    assert "site[1].data: in app.js: refers to the service key (the name 'SERVICE_KEY')" in refused(data)
+
+
+def test_a_pasted_service_role_key_is_refused() -> None:
+    data = valid()
+    claims = base64.urlsafe_b64encode(json.dumps({"role": "service_role", "project_id": "prj_1"}).encode())
+    key = "eyJhbGciOiJIUzI1NiJ9." + claims.decode().rstrip("=") + ".c2lnbmF0dXJl"
+    data["site"][1]["data"] = f'const KEY = "{key}";'
+    assert "a key whose role is service_role" in refused(data)
 
 
 def test_unknown_placeholder_is_refused() -> None:
