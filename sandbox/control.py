@@ -1,7 +1,7 @@
 """The sandbox's own bookkeeping schema, `sandbox`, and its migrations.
 
 Projects, accounts and the payment ledger, used nonces, idempotent responses,
-auth users, deployments, subdomains and messages all live here, in the same
+auth users, deployments, subdomains, messages and storage objects all live here, in the same
 database as the projects' schemas, so that a paid call's work, its charge and its
 stored response commit in one transaction or not at all. No project role has any
 privilege on this schema.
@@ -148,6 +148,21 @@ _MIGRATIONS: list[str] = [
         EXECUTE p_sql INTO body, total, returned;
     END $$;
     REVOKE ALL ON FUNCTION sandbox.rest_read(text, text, text, text) FROM PUBLIC;
+    """,
+    # 4: storage objects, per project and bucket; size kept beside the bytes so that
+    # listing and the quota never read the blobs.
+    """
+    CREATE TABLE sandbox.storage_objects (
+        project_id text NOT NULL,
+        bucket text NOT NULL,
+        path text NOT NULL,
+        content bytea NOT NULL,
+        content_type text NOT NULL,
+        size bigint NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project_id, bucket, path)
+    );
     """,
 ]
 
