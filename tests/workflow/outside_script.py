@@ -22,11 +22,11 @@ class Verbs(Protocol):
     def answer(self, run_id: str, text: str) -> dict[str, Any]: ...
 
 
-def drive(verbs: Verbs, run_id: str, bp: Blueprint, *, max_steps: int = 20) -> dict[str, Any]:
-    """Complete every step of the run; the desk's last view (status done)."""
+def drive(verbs: Verbs, run_id: str, bp: Blueprint, *, until: str | None = None, max_steps: int = 20) -> dict[str, Any]:
+    """Complete the run's steps (up to the step instance `until`); the desk's last view."""
     view = verbs.current(run_id)
     for _ in range(max_steps):
-        if view["status"] == "done":
+        if view["status"] == "done" or (until and view["step"]["instance"] == until):
             return view
         step = view["step"]["id"]
         output = STEP_OUTPUTS[step](verbs, run_id, view, bp)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from appwright.memory import EventKind, MemoryStore
@@ -13,6 +12,7 @@ from appwright.workflow.blueprint import load_blueprint
 from appwright.workflow.desk import Desk, DeskError
 from appwright.workflow.runner import RunSettings
 
+from buildkit import fetch_site
 from outside_script import drive
 
 
@@ -65,3 +65,25 @@ def test_verbs_refuse_what_cannot_be_done_and_say_why(desk: Desk, api: str) -> N
     desk.act(run_id, "ask_user", {"question": "Build it?"})
     with pytest.raises(DeskError, match="waits for the user's answer"):
         desk.act(run_id, "ask_user", {"question": "Something else?"})
+
+
+def test_an_outside_agents_change_request_loops_back_to_site(desk: Desk, api: str) -> None:
+    bp = load_blueprint("todo")
+    run_id = desk.start(RunSettings(blueprint="todo", api=api))["run_id"]
+    drive(desk, run_id, bp, until="feedback")
+    desk.act(run_id, "send_feedback", {"message": "call it Our Todos"})
+
+    again = desk.submit(run_id, {"feedback": "call it Our Todos", "change_request": "title: Our Todos",
+                                 "feedback_sent": True})
+
+    assert again["ok"] and again["step"]["instance"] == "site~2"
+    assert again["context"]["change_request"] == "title: Our Todos"
+    files = [dict(f) for f in again["context"]["site_plan"]]
+    files[0]["data"] = files[0]["data"].replace("<body", '<body data-title="Our Todos"', 1)
+    desk.act(run_id, "write_site", {"files": files})
+    assert desk.submit(run_id, {"site_files": files})["step"]["instance"] == "deploy~2"
+    done = drive(desk, run_id, bp)
+    assert done["status"] == "done"
+    steps = [s["step"] for s in desk.log(run_id)["steps"]]
+    assert steps[-4:] == ["site~2", "deploy~2", "subdomain~2", "feedback~2"]
+    assert 'data-title="Our Todos"' in fetch_site(done["app_url"]).text
