@@ -164,6 +164,55 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, bucket, path)
     );
     """,
+    # 5: functions, secrets, published app versions (with their site files) and forks.
+    # A version keeps secret names only, never values.
+    """
+    CREATE TABLE sandbox.functions (
+        project_id text NOT NULL,
+        name text NOT NULL,
+        code text NOT NULL,
+        config jsonb NOT NULL DEFAULT '{}',
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project_id, name)
+    );
+    CREATE TABLE sandbox.secrets (
+        project_id text NOT NULL,
+        key text NOT NULL,
+        value text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (project_id, key)
+    );
+    CREATE TABLE sandbox.app_versions (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        name text NOT NULL,
+        description text NOT NULL DEFAULT '',
+        visibility text NOT NULL,
+        fork_allowed boolean NOT NULL,
+        schema_slot text NOT NULL,
+        schema_sql text NOT NULL,
+        tables jsonb NOT NULL,
+        functions jsonb NOT NULL,
+        secret_names jsonb NOT NULL,
+        required_secrets jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX ON sandbox.app_versions (project_id, created_at);
+    CREATE TABLE sandbox.app_version_files (
+        version_id text NOT NULL,
+        path text NOT NULL,
+        content bytea NOT NULL,
+        content_type text NOT NULL,
+        PRIMARY KEY (version_id, path)
+    );
+    CREATE TABLE sandbox.forks (
+        project_id text PRIMARY KEY,
+        version_id text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    """,
 ]
 
 _LOCK_ID = 402_402_402  # serialises concurrent migrations of one database
