@@ -213,6 +213,43 @@ _MIGRATIONS: list[str] = [
         created_at timestamptz NOT NULL DEFAULT now()
     );
     """,
+    # 6: AltaTech projects (a schema a0001, … each, reached with a hashed Bearer API key),
+    # their tables' declarations, and import tasks (rows kept until processed).
+    """
+    CREATE SEQUENCE sandbox.altatech_slot_seq;
+    CREATE TABLE sandbox.altatech_projects (
+        id text PRIMARY KEY,
+        slot text UNIQUE NOT NULL,
+        name text NOT NULL,
+        plan text NOT NULL,
+        rpm int NOT NULL,
+        key_hash text UNIQUE NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE sandbox.altatech_tables (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        name text NOT NULL,
+        description text NOT NULL,
+        fields jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE sandbox.altatech_imports (
+        id text PRIMARY KEY,
+        project_id text NOT NULL,
+        table_id text NOT NULL,
+        status text NOT NULL,
+        progress double precision NOT NULL DEFAULT 0,
+        total_count int NOT NULL,
+        success_count int NOT NULL DEFAULT 0,
+        fail_count int NOT NULL DEFAULT 0,
+        fail_detail jsonb NOT NULL DEFAULT '[]',
+        records jsonb,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz
+    );
+    """,
 ]
 
 _LOCK_ID = 402_402_402  # serialises concurrent migrations of one database
