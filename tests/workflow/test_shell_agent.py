@@ -23,9 +23,10 @@ def _env(tmp_path: Path, api: str) -> dict[str, str]:
             "APPWRIGHT_API": api, "APPWRIGHT": APPWRIGHT}
 
 
+@pytest.mark.timeout(900)  # some thirty processes, each loading the engine
 def test_a_shell_script_builds_the_todo_app_step_by_step(tmp_path: Path, api: str) -> None:
     done = subprocess.run(["bash", str(SCRIPT), "shell-todo", "todo"], env=_env(tmp_path, api),
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=840)
 
     assert done.returncode == 0, done.stderr
     app_url = done.stdout.strip().splitlines()[-1]
