@@ -15,7 +15,10 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from . import api_admin, api_auth, api_billing, api_projects, api_rest, api_sites, api_subdomains, control
+from . import (
+    api_admin, api_auth, api_billing, api_images, api_lifecycle, api_projects, api_rest, api_sites,
+    api_storage, api_subdomains, control,
+)
 from .context import RateLimiter, Sandbox
 from .db import reset_session
 from .errors import ApiError, api_error_handler
@@ -42,7 +45,10 @@ class SandboxConfig:
     """One faucet grant per address per this many seconds (0: no limit, for local builds)."""
 
 
-_ROUTERS = (api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing)
+_ROUTERS = (
+    api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing,
+    api_storage, api_images, api_lifecycle,
+)
 """Route modules, in the order the app matches their routes."""
 
 

@@ -114,7 +114,7 @@ def _provision_sql(slot: str) -> str:
 
 
 async def drop_project(conn: asyncpg.Connection, project: Project) -> None:
-    """Remove a project's schema, roles, users and sites; keep its row as deleted."""
+    """Remove a project's schema, roles, users, subdomains and storage; keep its row as deleted."""
     roles = ", ".join(quote_ident(project.role(k)) for k in ("owner", "anon", "user"))
     await conn.execute(
         f"DROP SCHEMA IF EXISTS {quote_ident(project.slot)} CASCADE; "
@@ -124,6 +124,7 @@ async def drop_project(conn: asyncpg.Connection, project: Project) -> None:
     await conn.execute("DELETE FROM sandbox.users WHERE project_id = $1", project.id)
     await conn.execute("DELETE FROM sandbox.refresh_tokens WHERE project_id = $1", project.id)
     await conn.execute("DELETE FROM sandbox.subdomains WHERE project_id = $1", project.id)
+    await conn.execute("DELETE FROM sandbox.storage_objects WHERE project_id = $1", project.id)
 
 
 def _project(row: asyncpg.Record) -> Project:

@@ -38,6 +38,10 @@ class Usage:
             )
         self._pending[project.id] += 1
 
+    def used(self, project: Project) -> int:
+        """Calls counted this lease, the unflushed ones included."""
+        return project.api_calls + self._pending[project.id]
+
     def forget(self, project_id: str) -> None:
         """Drop unflushed counts (the quota was reset)."""
         self._pending.pop(project_id, None)
