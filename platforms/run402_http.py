@@ -194,6 +194,8 @@ class Sender:
     def _decode(self, route: Route, response: httpx.Response) -> Any:
         if response.status_code == 405:
             raise self._web_site(route, f"{route.method} {route.path} was answered 405 Method Not Allowed")
+        if route.raw and response.status_code < 400:
+            return response.content  # the object's own bytes, whatever they look like
         if not response.content.strip():
             return None
         if _is_html(response):

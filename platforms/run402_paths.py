@@ -117,6 +117,8 @@ RouteName = Literal[
     "auth_signup", "auth_token", "auth_user", "auth_logout",
     "deploy_site", "subdomain_claim", "subdomain_lookup", "subdomain_list", "subdomain_release",
     "send_message", "messages", "billing_account", "billing_history", "faucet",
+    "storage_upload", "storage_download", "storage_delete", "storage_list", "storage_sign",
+    "storage_signed_download", "generate_image", "usage",
 ]  # fmt: skip
 
 
@@ -132,19 +134,38 @@ class Route:
     """Answered with a 402 until paid with x402 (sent through the paying transport)."""
     waits_for_schema: bool = False
     """Served from a schema that may lag a CREATE TABLE: a `table_not_found` is retried."""
+    raw: bool = False
+    """Answered with bytes, not JSON, when it succeeds (a storage download)."""
+    segments: frozenset[str] = frozenset()
+    """Fields whose value is a path of several segments (an object path): each segment is
+    encoded on its own, the slashes between them kept."""
 
     def url_path(self, params: Mapping[str, str]) -> str:
-        """The path with its fields filled; every value is encoded as one path segment."""
+        """The path with its fields filled; every value is encoded as one path segment
+        (or, for a field in `segments`, as segments none of which is empty, `.` or `..`)."""
         names = {field for _, field, _, _ in string.Formatter().parse(self.path) if field}
         missing = names - params.keys()
         if missing:
             raise ValueError(f"route {self.path} needs {', '.join(sorted(missing))}")
         # safe="" encodes "/" too: a table or name can never climb to another route.
-        return self.path.format(**{name: quote(str(params[name]), safe="") for name in names})
+        return self.path.format(**{
+            name: _segments(str(params[name])) if name in self.segments else quote(str(params[name]), safe="")
+            for name in names
+        })
+
+
+def _segments(value: str) -> str:
+    parts = value.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        # An HTTP client folds "a/../b" to "b" before sending: refuse rather than reach another object.
+        raise ValueError(f"{value!r} is not a relative path of named segments (no '', '.' or '..')")
+    return "/".join(quote(part, safe="") for part in parts)
 
 
 Routes = Mapping[RouteName, Route]
 """A dialect: every route name mapped to its route."""
+
+_PATH: Final = frozenset({"path"})
 
 SEED_ROUTES: Final[Routes] = MappingProxyType({
     "quote": Route(method="POST", path="/v1/projects/quote"),
@@ -172,5 +193,14 @@ SEED_ROUTES: Final[Routes] = MappingProxyType({
     "billing_account": Route(method="GET", path="/v1/billing/accounts/{wallet}"),
     "billing_history": Route(method="GET", path="/v1/billing/accounts/{wallet}/history"),
     "faucet": Route(method="POST", path="/v1/faucet"),
+    "storage_upload": Route(method="POST", path="/storage/v1/object/{bucket}/{path}", segments=_PATH),
+    "storage_download": Route(method="GET", path="/storage/v1/object/{bucket}/{path}", segments=_PATH, raw=True),
+    "storage_delete": Route(method="DELETE", path="/storage/v1/object/{bucket}/{path}", segments=_PATH),
+    "storage_list": Route(method="GET", path="/storage/v1/object/list/{bucket}"),
+    "storage_sign": Route(method="POST", path="/storage/v1/object/sign/{bucket}/{path}", segments=_PATH),
+    "storage_signed_download": Route(
+        method="GET", path="/storage/v1/object/sign/{bucket}/{path}", segments=_PATH, raw=True),
+    "generate_image": Route(method="POST", path="/v1/generate-image", paid=True),
+    "usage": Route(method="GET", path="/admin/v1/projects/{project_id}/usage"),
 })  # fmt: skip
 """The API as the seed documents describe it, and as the sandbox serves it."""

@@ -90,7 +90,7 @@ def test_is_local(url: str, local: bool) -> None:
 def test_every_route_name_has_a_route() -> None:
     assert set(SEED_ROUTES) == set(typing.get_args(RouteName))
     paid = {name for name, route in SEED_ROUTES.items() if route.paid}
-    assert paid == {"create_project", "renew", "deploy_site", "send_message"}
+    assert paid == {"create_project", "renew", "deploy_site", "send_message", "generate_image"}
     assert all(SEED_ROUTES[n].waits_for_schema for n in ("rest_select", "rest_insert", "rest_update", "rest_delete"))
 
 
@@ -101,6 +101,15 @@ def test_path_fields_are_encoded_as_one_segment() -> None:
     assert route.url_path({"table": "my table?x=1"}) == "/rest/v1/my%20table%3Fx%3D1"
     with pytest.raises(ValueError, match="needs table"):
         route.url_path({})
+
+
+def test_object_paths_keep_their_slashes_and_never_climb() -> None:
+    route = SEED_ROUTES["storage_download"]
+    assert route.url_path({"bucket": "assets", "path": "a b/c?.png"}) == "/storage/v1/object/assets/a%20b/c%3F.png"
+    assert route.url_path({"bucket": "a/b", "path": "x"}) == "/storage/v1/object/a%2Fb/x"
+    for bad in ("../x", "a/../b", "/abs", "a//b", "./a", "a/", ""):
+        with pytest.raises(ValueError, match="relative path"):
+            route.url_path({"bucket": "assets", "path": bad})
 
 
 # --- secrets --------------------------------------------------------------------------
