@@ -27,7 +27,8 @@ applies) before sending it: SQL the backend would refuse raises `SqlRefused` and
 leaves the machine, for every caller.
 
 Namespaces: `rest` (select/insert/update/delete), `auth` (signup/login/refresh/user/
-logout), `subdomains` (claim/lookup/list/release), `billing` (account/history).
+logout), `subdomains` (claim/lookup/list/release), `billing` (account/history),
+`storage` (upload/download/delete/list/sign/download_signed), `images` (generate).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from .run402_errors import (
     scrub,
 )
 from .run402_http import Call, Sender, parse, parse_list
+from .run402_images import GeneratedImage, ImagesApi
 from .run402_models import (
     BillingAccount,
     BillingHistory,
@@ -91,7 +93,9 @@ from .run402_models_data import (
 from .run402_paths import DEFAULT_API, SEED_ROUTES, ApiBase, Route, Routes, resolve_api
 from .run402_rest import Filters, RestApi
 from .run402_retry import RetryPolicy
+from .run402_storage import ObjectDeleted, ObjectInfo, SignedUrl, StorageApi, StoredObject
 from .run402_subdomains import SubdomainsApi
+from .run402_usage import ProjectUsage
 from .sqlgate import SqlBlocked, SqlSyntaxError, check_sql
 from .x402pay import (
     DEFAULT_NETWORK,
@@ -112,13 +116,14 @@ from .x402pay import (
 __all__ = [
     # the client and its inputs
     "DEFAULT_API", "DEFAULT_MAX_PER_CALL_MICROS", "DEFAULT_NETWORK", "MAINNET", "SEED_ROUTES", "TESTNET",
-    "ApiBase", "AuthApi", "BillingApi", "Budget", "Filters", "RestApi", "RetryPolicy", "RlsTable",
-    "RlsTemplate", "Route", "Routes", "Run402", "SubdomainsApi", "Tier", "resolve_api",
+    "ApiBase", "AuthApi", "BillingApi", "Budget", "Filters", "ImagesApi", "RestApi", "RetryPolicy", "RlsTable",
+    "RlsTemplate", "Route", "Routes", "Run402", "StorageApi", "SubdomainsApi", "Tier", "resolve_api",
     # results
     "AuthUser", "BillingAccount", "BillingHistory", "ColumnInfo", "DeveloperMessage", "FaucetGrant",
     "LedgerEntry", "MessageSent", "PaymentReceipt", "PolicyInfo", "ProjectCreated", "ProjectDeleted",
     "ProjectRenewed", "ProjectSchema", "Quote", "RlsApplied", "Rows", "RowsWritten", "Secret", "Session",
     "SiteDeployed", "SqlResult", "Subdomain", "SubdomainReleased", "TableInfo", "TierPrice",
+    "GeneratedImage", "ObjectDeleted", "ObjectInfo", "ProjectUsage", "SignedUrl", "StoredObject",
     # errors
     "ApiError", "ApiUnreachable", "BudgetExceeded", "CallCapExceeded", "InsufficientFunds",
     "InvalidApiBase", "LeaseExpired", "PaymentError", "PaymentRefused", "PaymentTermsRefused",
@@ -187,6 +192,10 @@ class Run402:
         """Custom subdomains."""
         self.billing: BillingApi = BillingApi(self._sender)
         """Wallet balances and ledgers."""
+        self.storage: StorageApi = StorageApi(self._sender)
+        """A project's storage objects."""
+        self.images: ImagesApi = ImagesApi(self._sender)
+        """Image generation (paid)."""
 
     def __repr__(self) -> str:
         return f"Run402(api={self.api.url!r}, network={self.network!r}, address={self.address!r})"
@@ -231,6 +240,13 @@ class Run402:
             headers=_bearer(service_key), secrets=(service_key,),
         ))
         return parse(ProjectDeleted, answer, project_id=project_id)
+
+    async def usage(self, project_id: str, service_key: str) -> ProjectUsage:
+        """API calls and storage against the tier's limits, and the lifecycle state (any state but deleted)."""
+        answer = await self._sender.send(Call(
+            route="usage", path={"project_id": project_id}, headers=_bearer(service_key), secrets=(service_key,),
+        ))
+        return parse(ProjectUsage, answer)
 
     # --- admin ------------------------------------------------------------------------
 
