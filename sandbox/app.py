@@ -16,8 +16,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from . import (
-    api_admin, api_auth, api_billing, api_images, api_lifecycle, api_projects, api_rest, api_sites,
-    api_storage, api_subdomains, control,
+    api_admin, api_altatech, api_auth, api_billing, api_images, api_lifecycle, api_projects, api_rest,
+    api_sites, api_storage, api_subdomains, control,
 )
 from .context import RateLimiter, Sandbox
 from .db import reset_session
@@ -47,7 +47,7 @@ class SandboxConfig:
 
 _ROUTERS = (
     api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing,
-    api_storage, api_images, api_lifecycle,
+    api_storage, api_images, api_lifecycle, api_altatech,
 )
 """Route modules, in the order the app matches their routes."""
 
