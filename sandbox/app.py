@@ -19,6 +19,7 @@ from . import (
     api_admin, api_altatech, api_auth, api_billing, api_images, api_lifecycle, api_projects, api_rest,
     api_sites, api_storage, api_subdomains, control,
 )
+from . import api_bundle, api_functions, api_publish, api_secrets
 from .context import RateLimiter, Sandbox
 from .db import reset_session
 from .errors import ApiError, api_error_handler
@@ -48,6 +49,7 @@ class SandboxConfig:
 _ROUTERS = (
     api_projects, api_admin, api_rest, api_auth, api_sites, api_subdomains, api_billing,
     api_storage, api_images, api_lifecycle, api_altatech,
+    api_functions, api_secrets, api_bundle, api_publish,
 )
 """Route modules, in the order the app matches their routes."""
 
@@ -96,7 +98,7 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
                 secret = await control.jwt_secret(conn)
             app.state.sandbox = Sandbox(
                 pool=pool, read_pool=read_pool, keys=KeyRing(secret=secret), network=config.network,
-                limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s,
+                limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s, dsn=dsn,
             )
             app.state.postgres = postgres
             flusher = asyncio.create_task(app.state.sandbox.usage.flush_forever(pool))

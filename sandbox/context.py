@@ -62,6 +62,8 @@ class Sandbox:
     """One faucet grant per address per this many seconds."""
     usage: Usage = field(default_factory=Usage)
     """API calls per project against the tier's quota."""
+    dsn: str | None = None
+    """The superuser DSN of the sandbox's database (pg_dump reads a schema to publish it)."""
 
     async def project(self, project_id: str) -> Project:
         """The project, or a 404."""
