@@ -66,4 +66,4 @@ def main() -> None:
 
 
 # The commands live in their own modules; importing them registers them on `app`.
-from . import cli_agent, cli_log, cli_mcp, cli_runs  # noqa: E402,F401
+from . import cli_agent, cli_log, cli_mcp, cli_projects, cli_runs  # noqa: E402,F401
