@@ -5,6 +5,7 @@ from .create_tables import CREATE_TABLES
 from .deploy import DEPLOY
 from .feedback import FEEDBACK
 from .plan import PLAN
+from .platforms import PLATFORMS, for_platform, skip_reason
 from .provision import PROVISION
 from .rls import RLS
 from .seed import SEED
@@ -15,6 +16,6 @@ STEPS: tuple[Step, ...] = (PLAN, PROVISION, CREATE_TABLES, SEED, RLS, SITE, DEPL
 """The route, in order."""
 
 __all__ = [
-    "STEPS", "Action", "ActionContext", "ActionFailed", "Backend", "Phase", "Step", "VerifyFailed",
+    "STEPS", "PLATFORMS", "for_platform", "skip_reason", "Action", "ActionContext", "ActionFailed", "Backend", "Phase", "Step", "VerifyFailed",
     "PLAN", "PROVISION", "CREATE_TABLES", "SEED", "RLS", "SITE", "DEPLOY", "SUBDOMAIN", "FEEDBACK",
 ]

@@ -43,6 +43,8 @@ class ActionFailed(Exception):
 class Backend(Protocol):
     """The run's way to the platform: its API base, tier and a paying client."""
 
+    platform: str
+    """run402 or altatech: which declaration of a step runs, or whether it is skipped (`steps.platforms`)."""
     api: str
     """The API base, e.g. http://127.0.0.1:8402."""
     tier: str
@@ -51,7 +53,7 @@ class Backend(Protocol):
     """The x402 network payments are made on."""
 
     async def client(self) -> Any:
-        """A Run402 client that pays with the run's wallet (if it has one yet)."""
+        """The platform's client: a Run402 client paying with the run's wallet, or an AltaTech client."""
         ...
 
     async def get(self, url: str) -> tuple[int, str]:
@@ -123,6 +125,8 @@ class Step:
     """Whether the step may ask the user a question."""
     secret_fields: frozenset[str] = field(default_factory=frozenset)
     """Output fields that are secrets (never shown, redacted in the log)."""
+    prompt: str | None = None
+    """The prompt card's name when it is not the id (a platform's own declaration of the step)."""
 
     def action(self, name: str) -> Action:
         """The action called `name`, or an error listing the step's actions."""
@@ -134,13 +138,13 @@ class Step:
 
     def card(self, facts: Mapping[str, Any]) -> str:
         """The prompt card, rendered with the step's context (secrets shown as names only)."""
-        template = resources.files("appwright.prompts").joinpath(f"{self.id}.md").read_text()
+        template = resources.files("appwright.prompts").joinpath(f"{self.prompt or self.id}.md").read_text()
         return template.replace("{context}", _context_lines(facts, self.secret_keys))
 
     @property
     def secret_keys(self) -> frozenset[str]:
         """Memory keys whose values must never be shown."""
-        return frozenset({"anon_key", "service_key"}) | self.secret_fields
+        return frozenset({"anon_key", "service_key", "api_key"}) | self.secret_fields
 
     def message(self, output: BaseModel) -> str:
         """What to tell the user, filled from the output."""

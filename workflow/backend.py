@@ -1,4 +1,4 @@
-"""The run's way to the platform: a Run402 client that pays with the run's wallet.
+"""The run's way to the platform: a Run402 client that pays with the run's wallet, or an AltaTech client.
 
 The wallet may not exist when a run starts (the provision step makes it), so the
 client is made on first use and again when the wallet file changes. The run's
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from appwright.platforms.altatech import AltaTech
 from appwright.platforms.run402 import Run402
 from appwright.platforms.wallet import load_wallet
 from appwright.platforms.x402pay import Budget
@@ -28,6 +29,8 @@ class RunBackend:
 
     api: str
     """The API base."""
+    platform: str = "run402"
+    """run402, or altatech (whose client needs no wallet: its key comes from provision)."""
     tier: str = "prototype"
     """The tier to provision."""
     network: str = "eip155:84532"
@@ -35,11 +38,18 @@ class RunBackend:
     budget: Budget = field(default_factory=lambda: Budget(limit_micros=1_000_000))
     """What the run may still spend."""
     _client: Run402 | None = field(default=None, init=False, repr=False)
+    _altatech: AltaTech | None = field(default=None, init=False, repr=False)
     _address: str | None = field(default=None, init=False, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, init=False, repr=False)
 
-    async def client(self) -> Run402:
-        """A client paying with the current wallet (none yet: it can make free calls only)."""
+    async def client(self) -> Run402 | AltaTech:  # type: ignore[override]
+        """A client paying with the current wallet (none yet: it can make free calls only).
+
+        On AltaTech, its client: each call carries the project's API key.
+        """
+        if self.platform == "altatech":
+            self._altatech = self._altatech or AltaTech(api=self.api)
+            return self._altatech
         wallet = load_wallet()
         address = wallet.address if wallet else None
         if self._client is None or address != self._address:
@@ -64,6 +74,9 @@ class RunBackend:
     async def aclose(self) -> None:
         """Close the clients."""
         await self._close_client()
+        if self._altatech is not None:
+            await self._altatech.aclose()
+            self._altatech = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None

@@ -16,6 +16,7 @@ from appwright.platforms.run402 import ApiError
 from appwright.steps import Step
 
 from .blueprint import Blueprint
+from .blueprint_altatech import ALTATECH_STEPS
 from .session import StepSession
 
 __all__ = ["BlueprintAgent", "PlanDeclined", "plan_from_blueprint"]
@@ -55,7 +56,10 @@ class BlueprintAgent:
 
     async def complete(self, session: StepSession) -> None:
         """Do the step the blueprint's way, and submit; a refused output is an error."""
-        output = await self._steps()[session.step.id](session)
+        handlers = self._steps()
+        if session.backend.platform == "altatech":  # its own provision, create_tables and seed
+            handlers |= ALTATECH_STEPS
+        output = await handlers[session.step.id](session)
         verdict = await session.submit(output)
         if not verdict.ok:
             raise RuntimeError(f"step {session.instance}: the blueprint's output was refused: {verdict.error}")

@@ -58,6 +58,7 @@ def build(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop the embedded sandbox when the build ends.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Accept confirmations without asking.")] = False,
     mainnet: Annotated[bool, typer.Option("--mainnet", help="Pay on Base mainnet (real money).")] = False,
+    platform: Annotated[str, typer.Option(help="run402 (the whole app) or altatech (its tables and rows).")] = "run402",
 ) -> None:
     """Build and deploy an app from a blueprint, or from an idea with an LLM, step by step, checkpointed."""
     from dataclasses import replace
@@ -73,6 +74,7 @@ def build(
         blueprint=blueprint, api="", tier=tier, budget_micros=int(round(budget * 1_000_000)), yes=yes,
         network="eip155:8453" if mainnet else "eip155:84532",
         agent="llm" if model else "blueprint", idea=idea, model=model, max_turns=max_turns,
+        platform=platform,  # type: ignore[arg-type]  # checked by settings.check
     )
     _check_agent(settings)  # a missing extra or key is refused before anything starts or is recorded
     sandbox = None if explicit else _embedded()
@@ -204,7 +206,11 @@ def _report(store: MemoryStore, outcome: Outcome) -> None:
         typer.echo(f"continue with: appwright resume {run.run_id}")
         raise typer.Exit(_STOPPED)
     typer.echo(f"run {run.run_id}: {run.status}; spent ${spent / 1e6:.2f}")
-    if run.status == "done":
+    if run.status == "done" and run.platform == "altatech":  # no site: the tables are the result
+        tables = store.all_facts(run.run_id, redact=True).get("tables_created") or []
+        typer.echo(f"your tables are on AltaTech at {run.api_base}: "
+                   + ", ".join(f"{t['name']} ({t['table_id']})" for t in tables))
+    elif run.status == "done":
         typer.echo(f"your app is live at {_app_url(store, run.run_id)}")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from appwright.memory import EventKind, MemoryStore, RunId, StepId
-from appwright.steps import STEPS, Backend, Step
+from appwright.steps import STEPS, Backend, Step, for_platform, skip_reason
 
 from . import faults
 from .session import Asker, StepSession
@@ -77,6 +77,11 @@ class Engine:
         instance = step_instance(step, iteration)
         if self.finished(instance):
             return
+        why = skip_reason(step, self.backend.platform)
+        if why is not None:
+            self._skip(step, instance, why)
+            return
+        step = for_platform(step, self.backend.platform)  # e.g. AltaTech's own create_tables
         faults.point(f"step_start:{instance}")
         started = time.monotonic()
         with self.store.atomic():  # one commit (one fsync) for the step's opening
@@ -94,8 +99,19 @@ class Engine:
         faults.point(f"step_end:{instance}")
 
     def finished(self, instance: StepId) -> bool:
-        """Whether the step log says this step already finished."""
-        return any(e.kind == EventKind.STEP_FINISHED for e in self.store.events(self.run_id, instance))
+        """Whether the step log says this step already finished (or was skipped)."""
+        done = (EventKind.STEP_FINISHED, EventKind.SKIPPED)
+        return any(e.kind in done for e in self.store.events(self.run_id, instance))
+
+    def _skip(self, step: Step, instance: StepId, why: str) -> None:
+        """Log a step the platform has no counterpart for as skipped, and tell the user why."""
+        message = f"Skipped “{step.title}”: {why}."
+        with self.store.atomic():
+            self.store.log_event(self.run_id, instance, EventKind.STEP_STARTED, {"title": step.title})
+            self.store.log_event(self.run_id, instance, EventKind.SKIPPED,
+                                 {"platform": self.backend.platform, "reason": why})
+            self.store.log_event(self.run_id, instance, EventKind.USER_MESSAGE, {"text": message})
+        self.say(message)
 
     def session(self, step: Step, instance: StepId) -> StepSession:
         """A session of the step in this pass, with exactly its context."""

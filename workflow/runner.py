@@ -67,7 +67,7 @@ class Runner:
         # A bad blueprint is refused before anything is recorded.
         bp = load_blueprint(settings.blueprint) if settings.blueprint else None
         run = self.store.create_run(
-            platform="run402", api_base=settings.api, blueprint=settings.blueprint,
+            platform=settings.platform, api_base=settings.api, blueprint=settings.blueprint,
             idea=settings.idea or "", run_id=RunId(run_id) if run_id else None,
         )
         request: dict[str, Any] = {"blueprint": settings.blueprint, "idea": settings.idea}
@@ -88,8 +88,8 @@ class Runner:
     def _run(self, run_id: RunId, *, answer: str | None, api: str | None) -> Outcome:
         settings = self.settings(run_id)
         loop = asyncio.new_event_loop()
-        backend = RunBackend(api=api or settings.api, tier=settings.tier, network=settings.network,
-                             budget=self._budget(run_id, settings))
+        backend = RunBackend(api=api or settings.api, platform=settings.platform, tier=settings.tier,
+                             network=settings.network, budget=self._budget(run_id, settings))
         engine = Engine(store=self.store, run_id=run_id, backend=backend, interrupt=interrupt, say=self.say,
                         agent=self.make_agent(settings))
         graph = build_graph(self._node_runner(engine, loop), open_checkpointer(str(self.store.path)))

@@ -11,13 +11,16 @@ from typing import Any, Literal
 
 from appwright.memory import MemoryStore, RunId
 
-__all__ = ["SETTINGS_KEY", "AgentKind", "RunSettings", "SettingsError", "load_settings"]
+__all__ = ["SETTINGS_KEY", "AgentKind", "Platform", "RunSettings", "SettingsError", "load_settings"]
 
 SETTINGS_KEY = "run_settings"
 """The memory fact that holds a run's settings (read by the runner, never by a step)."""
 
 AgentKind = Literal["blueprint", "llm", "outside"]
 """Who completes the steps: the blueprint agent, an LLM, or an outside agent (MCP, shell)."""
+
+Platform = Literal["run402", "altatech"]
+"""The backend a build runs on."""
 
 
 class SettingsError(ValueError):
@@ -50,6 +53,8 @@ class RunSettings:
     """The x402 network."""
     yes: bool = False
     """Accept confirmations without asking."""
+    platform: Platform = "run402"
+    """The backend the app is built on: run402 (the whole route) or altatech (tables and rows only)."""
 
     def as_fact(self) -> dict[str, Any]:
         """The settings as a memory fact."""
@@ -63,6 +68,11 @@ class RunSettings:
             raise SettingsError("the LLM agent needs --model PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5")
         if self.agent != "blueprint" and not (self.idea or self.blueprint):
             raise SettingsError("say what to build: an idea (\"a shared shopping list\") or --blueprint NAME|PATH")
+        if self.platform not in ("run402", "altatech"):
+            raise SettingsError(f"unknown platform {self.platform!r}: use run402 or altatech")
+        if self.platform == "altatech" and self.agent != "blueprint":
+            raise SettingsError("--platform altatech builds from a blueprint (--blueprint NAME|PATH): "
+                                "the LLM and outside agents drive Run402 builds only")
         if self.max_turns < 1:
             raise SettingsError("--max-turns must be at least 1")
 
