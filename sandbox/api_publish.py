@@ -64,9 +64,9 @@ async def publish(request: Request, project_id: str) -> JSONResponse:
 _SNAPSHOT = """
 INSERT INTO sandbox.app_versions (id, project_id, name, description, visibility, fork_allowed, schema_slot,
                                   schema_sql, tables, functions, secret_names, required_secrets)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+SELECT $1, $2, $3, $4, $5, $6, $7::text, $8,
        (SELECT coalesce(jsonb_agg(c.relname ORDER BY c.relname), '[]') FROM pg_class c
-          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $7 AND c.relkind IN ('r', 'p')),
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $7::text::name AND c.relkind IN ('r', 'p')),
        (SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'code', code, 'config', config) ORDER BY name),
                '[]') FROM sandbox.functions WHERE project_id = $2),
        (SELECT coalesce(jsonb_agg(key ORDER BY key), '[]') FROM sandbox.secrets WHERE project_id = $2),
