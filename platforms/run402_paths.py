@@ -119,6 +119,9 @@ RouteName = Literal[
     "send_message", "messages", "billing_account", "billing_history", "faucet",
     "storage_upload", "storage_download", "storage_delete", "storage_list", "storage_sign",
     "storage_signed_download", "generate_image", "usage",
+    "function_deploy", "function_list", "function_delete", "function_invoke", "function_invoke_get",
+    "secret_set", "secret_list", "secret_delete",
+    "deploy_bundle", "publish", "app_version", "versions", "fork",
 ]  # fmt: skip
 
 
@@ -202,5 +205,18 @@ SEED_ROUTES: Final[Routes] = MappingProxyType({
         method="GET", path="/storage/v1/object/sign/{bucket}/{path}", segments=_PATH, raw=True),
     "generate_image": Route(method="POST", path="/v1/generate-image", paid=True),
     "usage": Route(method="GET", path="/admin/v1/projects/{project_id}/usage"),
+    "function_deploy": Route(method="POST", path="/admin/v1/projects/{project_id}/functions"),
+    "function_list": Route(method="GET", path="/admin/v1/projects/{project_id}/functions"),
+    "function_delete": Route(method="DELETE", path="/admin/v1/projects/{project_id}/functions/{name}"),
+    "function_invoke": Route(method="POST", path="/functions/v1/{name}", raw=True),
+    "function_invoke_get": Route(method="GET", path="/functions/v1/{name}", raw=True),
+    "secret_set": Route(method="POST", path="/admin/v1/projects/{project_id}/secrets"),
+    "secret_list": Route(method="GET", path="/admin/v1/projects/{project_id}/secrets"),
+    "secret_delete": Route(method="DELETE", path="/admin/v1/projects/{project_id}/secrets/{key}"),
+    "deploy_bundle": Route(method="POST", path="/v1/deploy/{tier}", paid=True),
+    "publish": Route(method="POST", path="/admin/v1/projects/{project_id}/publish"),
+    "app_version": Route(method="GET", path="/v1/apps/{version_id}"),
+    "versions": Route(method="GET", path="/admin/v1/projects/{project_id}/versions"),
+    "fork": Route(method="POST", path="/v1/fork/{tier}", paid=True),
 })  # fmt: skip
 """The API as the seed documents describe it, and as the sandbox serves it."""

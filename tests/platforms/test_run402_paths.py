@@ -90,7 +90,7 @@ def test_is_local(url: str, local: bool) -> None:
 def test_every_route_name_has_a_route() -> None:
     assert set(SEED_ROUTES) == set(typing.get_args(RouteName))
     paid = {name for name, route in SEED_ROUTES.items() if route.paid}
-    assert paid == {"create_project", "renew", "deploy_site", "send_message", "generate_image"}
+    assert paid == {"create_project", "renew", "deploy_site", "send_message", "generate_image", "deploy_bundle", "fork"}
     assert all(SEED_ROUTES[n].waits_for_schema for n in ("rest_select", "rest_insert", "rest_update", "rest_delete"))
 
 
