@@ -28,7 +28,9 @@ leaves the machine, for every caller.
 
 Namespaces: `rest` (select/insert/update/delete), `auth` (signup/login/refresh/user/
 logout), `subdomains` (claim/lookup/list/release), `billing` (account/history),
-`storage` (upload/download/delete/list/sign/download_signed), `images` (generate).
+`storage` (upload/download/delete/list/sign/download_signed), `images` (generate),
+`functions` (deploy/list/delete/invoke), `secrets` (set/list/delete), `apps` (deploy/publish/
+inspect/versions/fork).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import Any, Final, Literal, TypeAlias
 import httpx
 from eth_account.signers.local import LocalAccount
 
+from .run402_apps import AppsApi
 from .run402_auth import AuthApi
 from .run402_billing import BillingApi
 from .run402_errors import (
@@ -60,6 +63,7 @@ from .run402_errors import (
     scrub,
 )
 from .run402_http import Call, Sender, parse, parse_list
+from .run402_functions import FunctionsApi, SecretsApi
 from .run402_images import GeneratedImage, ImagesApi
 from .run402_models import (
     BillingAccount,
@@ -118,6 +122,7 @@ __all__ = [
     "DEFAULT_API", "DEFAULT_MAX_PER_CALL_MICROS", "DEFAULT_NETWORK", "MAINNET", "SEED_ROUTES", "TESTNET",
     "ApiBase", "AuthApi", "BillingApi", "Budget", "Filters", "ImagesApi", "RestApi", "RetryPolicy", "RlsTable",
     "RlsTemplate", "Route", "Routes", "Run402", "StorageApi", "SubdomainsApi", "Tier", "resolve_api",
+    "AppsApi", "FunctionsApi", "SecretsApi",
     # results
     "AuthUser", "BillingAccount", "BillingHistory", "ColumnInfo", "DeveloperMessage", "FaucetGrant",
     "LedgerEntry", "MessageSent", "PaymentReceipt", "PolicyInfo", "ProjectCreated", "ProjectDeleted",
@@ -196,6 +201,12 @@ class Run402:
         """A project's storage objects."""
         self.images: ImagesApi = ImagesApi(self._sender)
         """Image generation (paid)."""
+        self.functions: FunctionsApi = FunctionsApi(self._sender)
+        """Serverless functions: deploy, list, delete, invoke."""
+        self.secrets: SecretsApi = SecretsApi(self._sender)
+        """A project's secrets: set, list names, delete."""
+        self.apps: AppsApi = AppsApi(self._sender)
+        """Whole apps: bundle deploy, publish, inspect, versions, fork."""
 
     def __repr__(self) -> str:
         return f"Run402(api={self.api.url!r}, network={self.network!r}, address={self.address!r})"
