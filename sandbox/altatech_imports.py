@@ -149,7 +149,9 @@ def _duplicate(table: AltaTable, values: dict[str, Any], number: int, seen: dict
     return None
 
 
-async def _store_chunk(pool: asyncpg.Pool, table: AltaTable, chunk: list[tuple[int, dict[str, Any]]]) -> tuple[int, list[dict[str, Any]]]:
+async def _store_chunk(
+    pool: asyncpg.Pool, table: AltaTable, chunk: list[tuple[int, dict[str, Any]]],
+) -> tuple[int, list[dict[str, Any]]]:
     if not chunk:
         return 0, []
     names = [f["name"] for f in table.fields]

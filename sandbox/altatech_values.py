@@ -68,7 +68,8 @@ def _presence(field: Mapping[str, Any], value: Any) -> list[str]:
     name, empty = field["name"], value is None or value == ""
     said = []
     if field.get("required") and empty:
-        said.append(f"`{name}` is required and must have a value; the current value is invalid or the property is missing.")
+        said.append(f"`{name}` is required and must have a value; "
+                    "the current value is invalid or the property is missing.")
     if field.get("unique") and empty:
         said.append(f"`{name}` must be unique, but the value is empty or the property is missing.")
     if field.get("unique") and isinstance(value, str) and len(value) > _UNIQUE_TEXT_MAX:

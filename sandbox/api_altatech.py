@@ -30,11 +30,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from appwright.platforms.altatech_rules import MAX_DELETE, MAX_IMPORT, MAX_PAGE_SIZE, MAX_UPDATE, RuleBroken, check_create_table
+from appwright.platforms.altatech_rules import (
+    MAX_DELETE, MAX_IMPORT, MAX_PAGE_SIZE, MAX_UPDATE, RuleBroken, check_create_table,
+)
 
 from . import altatech_imports, altatech_records
-from .altatech_store import AltaError, authenticate, create_project, create_table, find_table, ok, state_of
-from .altatech_store import DEFAULT_RPM
+from .altatech_store import (
+    DEFAULT_RPM, AltaError, authenticate, create_project, create_table, find_table, ok, state_of,
+)
 from .context import sandbox_of
 from .idempotency import with_idempotency
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from appwright.memory import MemoryDirective, StepId
-from appwright.platforms.altatech import AltaTechError, ApiError, FieldSpec
+from appwright.platforms.altatech import AltaTechError, ApiError
 from appwright.platforms.altatech_rules import MAX_IMPORT
 
 from .altatech_tables import Untranslatable, translate

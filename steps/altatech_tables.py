@@ -125,7 +125,8 @@ def _field(column: ast.ColumnDef, problems: list[str], *, unique: bool, primary:
                         f"(use text, integer, bigint, real, double precision, timestamptz or boolean)")
     if kind is None or len(problems) > found:
         return None
-    flags = "required, unique" if primary else ", ".join(f for f, on in (("required", required), ("unique", unique)) if on)
+    on = (("required", required or primary), ("unique", unique or primary))
+    flags = ", ".join(flag for flag, set_ in on if set_)
     description = f"{name} ({said}{', ' + flags if flags else ''})"
     return FieldSpec(name=name, description=description[:128], type=kind,  # type: ignore[arg-type]
                      required=required or primary, unique=unique or primary)

@@ -60,7 +60,8 @@ async def test_create_table_twice_with_one_idempotency_key_is_one_table(alta: Al
 
 
 @pytest.mark.parametrize(("name", "problem"), [
-    ("1tasks", "start with a letter"), ("Tasks", "a-z"), ("t" * 33, "at most 32"), ("my-table", "a-z"), ("", "required"),
+    ("1tasks", "start with a letter"), ("Tasks", "a-z"), ("t" * 33, "at most 32"), ("my-table", "a-z"),
+    ("", "required"),
 ])
 async def test_table_name_rules_refused_before_sending(alta: AltaTech, key: str, name: str, problem: str) -> None:
     with pytest.raises(InvalidTableName, match=problem) as caught:
@@ -105,7 +106,8 @@ async def test_import_2500_rows_in_three_calls_with_progress(alta: AltaTech, key
     assert [(t.status, t.success_count, t.total_count, t.progress) for t in tasks] == [
         ("SUCCESS", 1000, 1000, 1.0), ("SUCCESS", 1000, 1000, 1.0), ("SUCCESS", 500, 500, 1.0)]
     assert polls and all(0.0 <= t.progress <= 1.0 for poll in polls for t in poll)
-    seen = [r.values["id"] for p in range(1, 26) for r in (await alta.page_records(key, table, page=p, page_size=100)).records]
+    pages = [await alta.page_records(key, table, page=p, page_size=100) for p in range(1, 26)]
+    seen = [r.values["id"] for page in pages for r in page.records]
     assert sorted(seen) == sorted(r["id"] for r in rows)
 
 

@@ -32,7 +32,8 @@ def test_build_tasks_on_altatech(tmp_path: Path, api: str) -> None:
     facts = kit.facts(run_id)
     (table,) = facts["tables_created"]
     assert table["name"] == "tasks" and facts["api_key"].startswith("at_")
-    actual, seed = same_rows(rows_on_altatech(api, facts["api_key"], table["table_id"]), blueprint_seed("tasks")["tasks"])
+    stored = rows_on_altatech(api, facts["api_key"], table["table_id"])
+    actual, seed = same_rows(stored, blueprint_seed("tasks")["tasks"])
     assert actual == seed
     assert not kit.wallet_file.exists(), "an AltaTech build makes no wallet and pays nothing"
     log = json.loads(kit.run("log", run_id, "--json").stdout)
