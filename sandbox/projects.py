@@ -125,6 +125,9 @@ async def drop_project(conn: asyncpg.Connection, project: Project) -> None:
     await conn.execute("DELETE FROM sandbox.refresh_tokens WHERE project_id = $1", project.id)
     await conn.execute("DELETE FROM sandbox.subdomains WHERE project_id = $1", project.id)
     await conn.execute("DELETE FROM sandbox.storage_objects WHERE project_id = $1", project.id)
+    # Secret values must not outlive their project; its functions go with them.
+    await conn.execute("DELETE FROM sandbox.secrets WHERE project_id = $1", project.id)
+    await conn.execute("DELETE FROM sandbox.functions WHERE project_id = $1", project.id)
 
 
 def _project(row: asyncpg.Record) -> Project:

@@ -89,3 +89,12 @@ async def test_service_key_required(api: str, pg_dsn: str) -> None:
     assert_error(answers[4], 403, "wrong_project")
     assert_error(answers[5], 404, "secret_not_found")
     assert_error(answers[6], 400, "invalid_secret_key")
+
+
+async def test_deleting_the_project_deletes_its_secrets(api: str, pg_dsn: str) -> None:
+    project = await create(api, await rich_account(pg_dsn), "gone")
+    async with httpx.AsyncClient(base_url=api) as http:
+        await http.post(path(project), headers=service(project), json={"key": "K", "value": "v"})
+        deleted = await http.delete(f"/v1/projects/{project['project_id']}", headers=service(project))
+    assert deleted.status_code == 200, deleted.text
+    assert await _values(pg_dsn, project["project_id"]) == {}
