@@ -22,6 +22,7 @@ __all__ = [
     "checksum_address",
     "domain_separator",
     "keccak256",
+    "key_address",
     "recover_signer",
     "sign_digest",
     "transfer_digest",
@@ -125,6 +126,16 @@ def recover_signer(digest: bytes, signature: bytes) -> str | None:
         public = PublicKey.from_signature_and_message(compact, digest, hasher=None)
     except ValueError:  # r or s out of range, or no point for this r
         return None
+    return _public_address(public)
+
+
+def key_address(key: PrivateKey) -> str:
+    """The checksummed Ethereum address of a private key (what eth-account's `.address` is)."""
+    return _public_address(key.public_key)
+
+
+def _public_address(public: PublicKey) -> str:
+    # The address is the last 20 bytes of the keccak of the uncompressed point (no 0x04 prefix).
     return checksum_address("0x" + keccak256(public.format(compressed=False)[1:])[-20:].hex())
 
 

@@ -40,10 +40,9 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import httpx
-from eth_account.signers.local import LocalAccount
 
 from .run402_apps import AppsApi
 from .run402_auth import AuthApi
@@ -115,6 +114,9 @@ from .x402pay import (
     PaymentTermsRefused,
     paying_client,
 )
+
+if TYPE_CHECKING:  # eth-account takes ~0.6 s to import; a `wallet.WalletKey` pays as well
+    from eth_account.signers.local import LocalAccount
 
 # The whole public surface, so callers import from this one module.
 __all__ = [

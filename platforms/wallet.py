@@ -12,7 +12,10 @@ always written whole (temp file, fsync, rename) and is never overwritten by
 match its address, with an error that says which file and how to fix it.
 
 The private key is never printed, logged or put in an exception message: `Wallet`'s
-repr shows the address only. Use `Wallet.account()` to sign.
+repr shows the address only. `Wallet.signer()` is what pays (the key and its address,
+derived with libsecp256k1); `Wallet.account()` is the same key as an eth-account
+`LocalAccount`, for callers that need one (eth-account takes ~0.6 s to import, so
+nothing here loads it otherwise).
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-if TYPE_CHECKING:  # eth-account takes ~0.5 s to import: only the key's uses load it
+from coincurve import PrivateKey
+
+from .eip3009 import key_address
+
+if TYPE_CHECKING:  # eth-account takes ~0.6 s to import: only `Wallet.account()` loads it
     from eth_account.signers.local import LocalAccount
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "WalletError",
     "WalletExists",
     "WalletInvalid",
+    "WalletKey",
     "WalletPermissions",
     "create_wallet",
     "ensure_wallet",
@@ -72,6 +80,24 @@ class WalletPermissions(WalletError):
     """The file (holding a private key) can be read or written by other users."""
 
 
+@dataclass(frozen=True)
+class WalletKey:
+    """The wallet's key and address: what `x402pay` signs payments with.
+
+    It has the two attributes the payer reads from an eth-account `LocalAccount`
+    (`address`, `key`), without loading eth-account. Its repr shows the address only.
+    """
+
+    address: str
+    key: bytes = field(repr=False)
+
+    def __repr__(self) -> str:
+        # Spelled out, as for Wallet: an edit to the fields must not leak the key.
+        return f"WalletKey(address={self.address!r})"
+
+    __str__ = __repr__
+
+
 @dataclass(kw_only=True)
 class Wallet:
     """A loaded wallet. Its repr and str show the address, never the key."""
@@ -83,8 +109,12 @@ class Wallet:
     rail: str = "x402"
     path: Path
 
+    def signer(self) -> WalletKey:
+        """The key that pays for this wallet (see `x402pay.paying_client`)."""
+        return WalletKey(address=self.address, key=bytes.fromhex(self.private_key[2:]))
+
     def account(self) -> LocalAccount:
-        """The eth-account signer for this wallet's key."""
+        """The eth-account signer for this wallet's key (loads eth-account)."""
         from eth_account import Account
 
         account: LocalAccount = Account.from_key(self.private_key)
@@ -129,13 +159,10 @@ def create_wallet(path: Path | str | None = None) -> Wallet:
             "Use it (appwright wallet status), or move it away first to create a new one.",
             path=target,
         )
-    from eth_account import Account
-
-    account = Account.create()
+    key = PrivateKey()  # 32 bytes from os.urandom, redrawn until a valid secp256k1 key
     record = {
-        "address": account.address,
-        # hexbytes ≥ 1 drops the 0x prefix from .hex(); the hosted CLI writes it.
-        "privateKey": "0x" + bytes(account.key).hex(),
+        "address": key_address(key),
+        "privateKey": "0x" + key.secret.hex(),  # the hosted CLI's format: 0x + 64 hex
         "created": _utc_now_iso(),
         "funded": False,
         "rail": "x402",
@@ -230,12 +257,7 @@ def _parse(raw: str, *, path: Path) -> Wallet:
         raise WalletInvalid(
             f'The wallet file {path} has no valid "privateKey" (0x + 64 hex). {fix}', path=path
         )
-    try:
-        from eth_account import Account
-
-        derived = Account.from_key(key).address
-    except Exception:  # a 32-byte value outside the curve order
-        derived = None
+    derived = _address_of(key)
     if derived is None or derived.lower() != address.lower():
         raise WalletInvalid(
             f'The wallet file {path}: "privateKey" does not belong to "address" {address}. {fix}',
@@ -249,6 +271,14 @@ def _parse(raw: str, *, path: Path) -> Wallet:
         rail=str(data.get("rail", "x402")),
         path=path,
     )
+
+
+def _address_of(private_key: str) -> str | None:
+    """The checksummed address of a `0x` + 64 hex key; None if it is not a valid key."""
+    try:
+        return key_address(PrivateKey(bytes.fromhex(private_key[2:])))
+    except ValueError:  # zero, or not below the curve order
+        return None
 
 
 # --- writing --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ with `PAYMENT-SIGNATURE`. This module wraps it with what an unattended agent nee
 Usage::
 
     budget = Budget(limit_micros=500_000)  # $0.50 for this run
-    async with paying_client(wallet.account(), max_per_call_micros=100_000,
+    async with paying_client(wallet.signer(), max_per_call_micros=100_000,
                              budget=budget, base_url=api) as http:
         r = await http.post("/v1/projects", json={...})
         if r.status_code == 402:
@@ -58,25 +58,33 @@ The official facilitator's codes (``invalid_exact_evm_insufficient_balance``,
 the same classes, so errors from the hosted service decode the same way. Any other code
 (e.g. a quota 402) decodes as a plain `PaymentError` carrying that code. A 402 without a
 ``PAYMENT-REQUIRED`` header is returned to the caller as a response, unpaid.
+
+What pays is any account with an `address` and a 32-byte `key` (`PayingAccount`): a
+`wallet.Wallet.signer()` or an eth-account `LocalAccount`. The `exact` EIP-3009 payment
+is built here (`_ExactScheme`, the same payload and signature as the package's
+`ExactEvmScheme`, pinned by tests): importing any part of `x402.mechanisms.evm` loads
+web3 and eth-account (~0.9 s), so that package is loaded only for a Permit2 offer.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 from coincurve import PrivateKey
-from eth_account.signers.local import LocalAccount
 from x402 import (
     NoMatchingRequirementsError,
     PaymentCreatedContext,
     PaymentCreationContext,
     PaymentRequired,
+    PaymentRequirements,
     PaymentResponseContext,
     SettleResponse,
     x402Client,
@@ -94,12 +102,13 @@ from x402.http.constants import (
     X_PAYMENT_RESPONSE_HEADER,
 )
 from x402.http.utils import decode_payment_required_header, decode_payment_response_header
-from x402.mechanisms.evm.default_assets import get_default_asset
-from x402.mechanisms.evm.exact import ExactEvmScheme
-from x402.mechanisms.evm.signers import EthAccountSigner
-from x402.mechanisms.evm.types import TypedDataDomain, TypedDataField
 
 from . import eip3009
+
+if TYPE_CHECKING:  # x402.mechanisms.evm loads web3 and eth-account: only Permit2 needs it
+    from x402.mechanisms.evm.exact.client import ExactEvmScheme
+    from x402.mechanisms.evm.signers import EthAccountSigner
+    from x402.mechanisms.evm.types import TypedDataDomain, TypedDataField
 
 __all__ = [
     "DEFAULT_NETWORK",
@@ -113,6 +122,7 @@ __all__ = [
     "NonceReused",
     "PaymentError",
     "PaymentExpired",
+    "PayingAccount",
     "PaymentInvalid",
     "PaymentReceipt",
     "PaymentRefused",
@@ -130,6 +140,39 @@ _NETWORKS: Final = (TESTNET, MAINNET)
 
 RECEIPT_EXTENSION: Final = "appwright.x402.receipt"
 """Key under which a paid response carries its `PaymentReceipt` in `response.extensions`."""
+
+_USDC: Final[Mapping[str, dict[str, Any]]] = {
+    MAINNET: {
+        "asset": "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+        "name": "USD Coin",
+        "version": "2",
+        "decimals": 6,
+        "symbol": "USDC",
+    },
+    TESTNET: {
+        "asset": "0x036CbD53842c5426634e7929541eC2318f3dCF7e",
+        "name": "USDC",
+        "version": "2",
+        "decimals": 6,
+        "symbol": "USDC",
+    },
+}
+"""x402's default asset of each network we pay on (its `DEFAULT_ASSETS` entries, pinned
+by a test); read from the package, they would cost the import of web3."""
+
+
+class PayingAccount(Protocol):
+    """What pays: a checksummed address and its 32-byte secp256k1 private key."""
+
+    @property
+    def address(self) -> str:
+        """The checksummed address."""
+        ...
+
+    @property
+    def key(self) -> bytes:
+        """The private key."""
+        ...
 
 
 # --- refusals (nothing was signed) ----------------------------------------------------
@@ -266,7 +309,7 @@ def receipt_from_response(response: httpx.Response) -> PaymentReceipt | None:
 
 
 def paying_transport(
-    account: LocalAccount,
+    account: PayingAccount,
     *,
     max_per_call_micros: int,
     budget: Budget | None = None,
@@ -282,9 +325,9 @@ def paying_transport(
         raise ValueError(f"unsupported network {network!r}; use {TESTNET} or {MAINNET}")
     if max_per_call_micros <= 0:
         raise ValueError("max_per_call_micros must be > 0")
-    usdc = get_default_asset(network, "USDC")["asset"]
+    usdc = _USDC[network]["asset"]
     client = x402Client()
-    client.register(network, ExactEvmScheme(signer=_TransferSigner(account)))
+    client.register(network, _ExactScheme(account))
     # Our own cap below is typed and exact; the package's cap would filter the offer
     # out first and raise an untyped "no matching requirements". Its default-asset
     # allowlist stays on.
@@ -299,7 +342,7 @@ def paying_transport(
 
 
 def paying_client(
-    account: LocalAccount,
+    account: PayingAccount,
     *,
     max_per_call_micros: int,
     budget: Budget | None = None,
@@ -318,23 +361,108 @@ def paying_client(
     return httpx.AsyncClient(transport=transport, **httpx_kwargs)
 
 
+class _ExactScheme:
+    """x402's `exact` scheme client for one EVM network (an x402 `SchemeNetworkClient`).
+
+    An EIP-3009 offer (USDC's, the only kind the sandbox and Run402 make) is paid here:
+    the same payload as the package's `ExactEvmScheme` makes — a random 32-byte nonce,
+    valid from 0 to now + the offer's timeout, the token's EIP-712 name and version
+    from the offer's `extra` or else the default asset's — signed with `eip3009`. A
+    Permit2 offer goes to the package's scheme, loaded then.
+    """
+
+    scheme: Final = "exact"
+
+    def __init__(self, account: PayingAccount) -> None:
+        self._signer = _TransferSigner(account)
+        self._permit2: ExactEvmScheme | None = None
+
+    @staticmethod
+    def find_default_asset(asset: str, network: str) -> dict[str, Any] | None:
+        """The default asset entry for `asset` on `network`, as x402's own lookup gives it."""
+        entry = _USDC.get(network)
+        return entry if entry is not None and entry["asset"].lower() == asset.lower() else None
+
+    def create_payment_payload(
+        self, requirements: PaymentRequirements, extensions: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The signed inner payload (authorization + signature) for `requirements`."""
+        extra = requirements.extra or {}
+        if extra.get("assetTransferMethod") == "permit2":
+            return self._package_scheme().create_payment_payload(requirements, extensions)
+        chain_id = _chain_id(str(requirements.network))
+        name, version = self._token_domain(requirements, extra)
+        nonce = os.urandom(32)
+        valid_before = int(time.time()) + (requirements.max_timeout_seconds or 3600)
+        digest = eip3009.transfer_digest(
+            domain=eip3009.domain_separator(name, version, chain_id, requirements.asset),
+            from_address=self._signer.address,
+            to=requirements.pay_to,
+            value=int(requirements.amount),
+            valid_after=0,
+            valid_before=valid_before,
+            nonce=nonce,
+        )
+        authorization = {
+            "from": self._signer.address,
+            "to": requirements.pay_to,
+            "value": requirements.amount,
+            "validAfter": "0",
+            "validBefore": str(valid_before),
+            "nonce": "0x" + nonce.hex(),
+        }
+        signature = self._signer.sign_transfer(digest)
+        return {"authorization": authorization, "signature": "0x" + signature.hex()}
+
+    def _token_domain(self, requirements: PaymentRequirements, extra: dict[str, Any]) -> tuple[str, str]:
+        # As the package does: a missing name comes from the default asset, written into
+        # the offer's own `extra` (which travels back to the server in `accepted`).
+        if "name" not in extra:
+            known = self.find_default_asset(requirements.asset, str(requirements.network))
+            if known is None:
+                raise ValueError("EIP-712 domain parameters (name, version) required in extra")
+            extra["name"] = known["name"]
+            extra["version"] = known.get("version", "1")
+        return extra["name"], extra.get("version", "1")
+
+    def _package_scheme(self) -> ExactEvmScheme:
+        if self._permit2 is None:
+            from x402.mechanisms.evm.exact.client import ExactEvmScheme
+
+            self._permit2 = ExactEvmScheme(signer=self._signer)
+        return self._permit2
+
+
+def _chain_id(network: str) -> int:
+    """The chain id of a CAIP-2 `eip155:<id>` network."""
+    prefix, _, number = network.partition(":")
+    if prefix != "eip155" or not number.isdigit():
+        raise ValueError(f"Unsupported network format: {network} (expected eip155:CHAIN_ID)")
+    return int(number)
+
+
 class _TransferSigner:
     """x402's EVM signer for `account`, with a short way for the one struct it signs.
 
     An `exact` USDC payment signs an EIP-3009 `TransferWithAuthorization`: its digest
     is computed directly and signed with libsecp256k1 (`eip3009`), the same signature
-    eth-account makes, ten times faster. Any other typed data goes to eth-account.
+    eth-account makes, ten times faster. Any other typed data (Permit2's) goes to
+    eth-account, loaded then.
     """
 
-    def __init__(self, account: LocalAccount) -> None:
-        self._fallback = EthAccountSigner(account)
+    def __init__(self, account: PayingAccount) -> None:
         self._address = account.address
         self._key = PrivateKey(bytes(account.key))
+        self._fallback: EthAccountSigner | None = None
 
     @property
     def address(self) -> str:
         """The signer's checksummed address."""
         return self._address
+
+    def sign_transfer(self, digest: bytes) -> bytes:
+        """A 65-byte signature (r, s, v) of a `TransferWithAuthorization` digest."""
+        return eip3009.sign_digest(self._key, digest)
 
     def sign_typed_data(
         self,
@@ -345,7 +473,7 @@ class _TransferSigner:
     ) -> bytes:
         """A 65-byte signature (r, s, v) of the EIP-712 typed data."""
         if not _is_transfer(domain, types, primary_type):
-            return self._fallback.sign_typed_data(domain, types, primary_type, message)
+            return self._eth_account().sign_typed_data(domain, types, primary_type, message)
         digest = eip3009.transfer_digest(
             domain=eip3009.domain_separator(
                 domain.name, domain.version, domain.chain_id, domain.verifying_contract
@@ -357,7 +485,15 @@ class _TransferSigner:
             valid_before=int(message["validBefore"]),
             nonce=_bytes32(message["nonce"]),
         )
-        return eip3009.sign_digest(self._key, digest)
+        return self.sign_transfer(digest)
+
+    def _eth_account(self) -> EthAccountSigner:
+        if self._fallback is None:
+            from eth_account import Account
+            from x402.mechanisms.evm.signers import EthAccountSigner
+
+            self._fallback = EthAccountSigner(Account.from_key(self._key.secret))
+        return self._fallback
 
 
 def _bytes32(value: bytes | str) -> bytes:
@@ -368,6 +504,9 @@ def _is_transfer(
     domain: TypedDataDomain, types: dict[str, list[TypedDataField]], primary_type: str
 ) -> bool:
     """Exactly the EIP-3009 struct under a (name, version, chainId, contract) domain?"""
+    # Only the package's own scheme calls this, so its types module is loaded already.
+    from x402.mechanisms.evm.types import TypedDataDomain, TypedDataField
+
     if primary_type != eip3009.PRIMARY_TYPE or not isinstance(domain, TypedDataDomain):
         return False
     if set(types) - {"EIP712Domain"} != {primary_type}:

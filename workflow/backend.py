@@ -54,7 +54,7 @@ class RunBackend:
         address = wallet.address if wallet else None
         if self._client is None or address != self._address:
             await self._close_client()
-            account = wallet.account() if wallet else None
+            account = wallet.signer() if wallet else None  # no eth-account: see wallet.WalletKey
             self._client = Run402(
                 api=self.api, account=account, budget=self.budget,
                 max_per_call_micros=_MAX_PER_CALL_MICROS, network=self.network,

@@ -1,4 +1,4 @@
-"""`appwright.platforms.eip3009` gives exactly eth-account's digests, signatures and signers."""
+"""`appwright.platforms.eip3009` (and x402pay's scheme over it) gives exactly eth-account's and x402's results."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from coincurve import PrivateKey
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import to_checksum_address
+from x402 import PaymentRequirements
+from x402.mechanisms.evm.default_assets import DEFAULT_ASSETS
+from x402.mechanisms.evm.exact.client import ExactEvmScheme
 from x402.mechanisms.evm.signers import EthAccountSigner
 from x402.mechanisms.evm.types import AUTHORIZATION_TYPES, TypedDataDomain, TypedDataField
 
 from appwright.platforms import eip3009
-from appwright.platforms.x402pay import _TransferSigner
+from appwright.platforms.wallet import WalletKey
+from appwright.platforms.x402pay import MAINNET, TESTNET, _USDC, _ExactScheme, _TransferSigner
 
 USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
 DOMAIN = {"name": "USDC", "version": "2", "chainId": 84532, "verifyingContract": USDC}
@@ -141,3 +145,47 @@ def test_signer_hands_other_structs_to_eth_account() -> None:
     ours = _TransferSigner(account).sign_typed_data(domain, types, "Other", message)
     theirs = EthAccountSigner(account).sign_typed_data(domain, types, "Other", message)
     assert ours == theirs
+
+
+def test_key_address_is_eth_accounts() -> None:
+    for _ in range(10):
+        account = Account.create()
+        assert eip3009.key_address(PrivateKey(bytes(account.key))) == account.address
+
+
+@pytest.mark.parametrize("network", [TESTNET, MAINNET])
+def test_usdc_table_is_the_x402_packages(network: str) -> None:
+    # x402pay keeps its own copy so that paying never imports x402.mechanisms.evm (web3).
+    assert DEFAULT_ASSETS[network] == [_USDC[network]]
+    usdc = _USDC[network]["asset"]
+    for asset in (usdc, usdc.lower(), "0x" + "1" * 40):
+        assert _ExactScheme.find_default_asset(asset, network) == ExactEvmScheme.find_default_asset(asset, network)
+
+
+def _requirements(**extra: Any) -> PaymentRequirements:
+    return PaymentRequirements(
+        scheme="exact", network=TESTNET, asset=USDC, amount="10000",
+        pay_to="0x402402402402402402402402402402402402402A", max_timeout_seconds=300, extra=extra,
+    )
+
+
+@pytest.mark.parametrize("extra", [{"name": "USDC", "version": "2"}, {"name": "Other", "version": "7"}, {}, {"x": 1}])
+def test_exact_scheme_pays_as_the_x402_packages(extra: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Same nonce and clock for both: the payloads, the signature included, must be equal.
+    monkeypatch.setattr(os, "urandom", lambda n: b"\x07" * n)
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.5)
+    account = Account.create()
+    ours_requirements, theirs_requirements = _requirements(**extra), _requirements(**extra)
+    ours = _ExactScheme(account).create_payment_payload(ours_requirements)
+    theirs = ExactEvmScheme(signer=EthAccountSigner(account)).create_payment_payload(theirs_requirements)
+    assert ours == theirs
+    assert ours_requirements.extra == theirs_requirements.extra  # the name lookup writes into extra, as theirs
+    signer = WalletKey(address=account.address, key=bytes(account.key))
+    assert _ExactScheme(signer).create_payment_payload(_requirements(**extra)) == theirs
+
+
+def test_exact_scheme_refuses_an_unknown_token_without_a_name_as_the_package() -> None:
+    requirements = _requirements()
+    requirements.asset = "0x" + "1" * 40
+    with pytest.raises(ValueError, match="EIP-712 domain parameters"):
+        _ExactScheme(Account.create()).create_payment_payload(requirements)

@@ -141,6 +141,15 @@ def test_repr_str_and_format_never_show_the_key(
     assert key[2:] not in caplog.text
 
 
+def test_signer_is_the_accounts_key_and_never_shows_it(wallet_file: Path) -> None:
+    wallet = create_wallet()
+    signer, account = wallet.signer(), wallet.account()
+    assert signer.address == account.address == wallet.address
+    assert signer.key == bytes(account.key)
+    for text in (repr(signer), str(signer), f"{signer}", repr([signer])):
+        assert wallet.private_key[2:] not in text and wallet.address in text
+
+
 def test_wallet_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         Wallet("0xabc", "0xkey", "now", False, "x402", Path("p"))  # type: ignore[misc]
