@@ -1,16 +1,17 @@
-"""Step 7: Deploy the Site — upload it (x402, $0.05) and check it is live."""
+"""Step 7: Deploy the Site — upload it (x402, $0.05), deploy its functions, check both are live."""
 
 from __future__ import annotations
 
 import base64
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from appwright.memory import MemoryDirective, StepId
 
 from .base import Action, ActionContext, ActionFailed, Step, VerifyFailed
 from .calls import as_dict
+from .functions import DEPLOY_FUNCTION, DeployedFunction, verify_functions
 from .sitecheck import SiteRejected, check_site_files, fill_placeholders
 
 __all__ = ["DEPLOY", "DeployOutput"]
@@ -42,10 +43,13 @@ def _by_path(files: list[dict[str, Any]]) -> dict[str, str | bytes]:
 
 
 class DeployOutput(BaseModel):
-    """The deployment and the URL it is served at."""
+    """The deployment and the URL it is served at; the functions and theirs."""
 
     deployment_id: str
     site_url: str
+    functions: list[DeployedFunction] = Field(
+        default_factory=list, description="each function of function_plan, deployed: name and url (none by default)",
+    )
 
 
 async def _verify(ctx: ActionContext, output: DeployOutput) -> None:
@@ -54,6 +58,7 @@ async def _verify(ctx: ActionContext, output: DeployOutput) -> None:
         raise VerifyFailed(f"{output.site_url} answers {status}, not 200")
     if ctx.facts["anon_key"] not in body and "app.js" not in body:
         raise VerifyFailed(f"{output.site_url} does not carry the anon key or load the app's script")
+    await verify_functions(ctx, output.functions)
 
 
 DEPLOY = Step(
@@ -61,19 +66,23 @@ DEPLOY = Step(
     id=StepId("deploy"),
     title="Deploy the Site",
     phase="deploy",
-    # service_key only to refuse a site that carries it; it is never sent with the files.
+    # service_key to refuse a site that carries it (never sent with the files) and to deploy functions.
     context=("app", "project_id", "anon_key", "service_key", "site_files"),
+    # Absent from runs planned before functions existed: none to deploy then. Kept (not
+    # discarded) so that a feedback loop's second deploy ships the functions again.
+    optional_context=("function_plan",),
     actions=(
         Action(name="deploy_site", description="Deploy site_files (x402, $0.05).", args=NoArgs,
                run=deploy_site, paid=True,
                summary=lambda r: f"deployment {r.get('deployment_id')} at {r.get('url')}"),
+        DEPLOY_FUNCTION,
     ),
     output=DeployOutput,
     verify=_verify,
     tell_user="Your app is live at {site_url}",
     memory=MemoryDirective(
         carry_forward={"app", "project_id"},
-        store={"deployment_id", "site_url"},
+        store={"deployment_id", "site_url", "functions"},
         discard={"site_files"},
     ),
 )

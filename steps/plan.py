@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from appwright.memory import MemoryDirective, StepId
 
 from .base import ActionContext, Step, VerifyFailed
+from .functions import function_plan_problem
 
 __all__ = ["PLAN", "PlanOutput"]
 
@@ -22,6 +23,11 @@ class PlanOutput(BaseModel):
     seed_plan: list[dict[str, Any]] = Field(description="per table: table, rows")
     site_plan: list[dict[str, Any]] = Field(description="site files: file, data, encoding")
     feedback_plan: str = Field(default="", description="what the user will be asked to comment on")
+    function_plan: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="serverless functions (none by default): name, code (an ES module with a default export "
+        "taking a Request and returning a Response), config",
+    )
 
 
 async def _verify(ctx: ActionContext, output: PlanOutput) -> None:
@@ -38,6 +44,9 @@ async def _verify(ctx: ActionContext, output: PlanOutput) -> None:
     for key in ("name", "title", "subdomain"):
         if not output.app.get(key):
             raise VerifyFailed(f"app.{key} is missing")
+    problem = function_plan_problem(output.function_plan)
+    if problem:
+        raise VerifyFailed(problem)
 
 
 PLAN = Step(
@@ -51,7 +60,7 @@ PLAN = Step(
     verify=_verify,
     tell_user="Here is the plan for {app[title]}: {app[description]}",
     memory=MemoryDirective(
-        store={"app", "table_plan", "rls_plan", "seed_plan", "site_plan", "feedback_plan"},
+        store={"app", "table_plan", "rls_plan", "seed_plan", "site_plan", "feedback_plan", "function_plan"},
         discard={"request"},
     ),
     asks_user=True,

@@ -25,6 +25,11 @@ Values are escaped for where they land: HTML-escaped in ``.html``/``.htm``/``.sv
 escaped as the inside of a JavaScript/JSON string literal in ``.js``/``.mjs``/``.json``,
 verbatim elsewhere. Binary (base64) files are sent as they are.
 
+Functions (``functions``: name, ``code`` or ``source``, optional ``config``) are JavaScript
+modules deployed by the deploy step and served at ``<api>/functions/v1/<name>``; their
+rules, and why their code may not use the service key either, are in
+`appwright.workflow.blueprint_functions`.
+
 Seed rows are inserted table by table in the order of ``seed`` (rows in their order),
 after the tables exist and their RLS is applied; a row may rely on earlier ones, e.g.
 serial ids 1, 2, … of a fresh table.
@@ -61,12 +66,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from appwright.steps.sitecheck import key_role, service_key_reference
 
+from .blueprint_functions import FunctionSpec, SourceUnreadable, duplicate_names, inline_function
+
 __all__ = [
     "ANSWER_STEPS",
     "PLACEHOLDERS",
     "RESERVED_SUBDOMAINS",
     "Blueprint",
     "BlueprintError",
+    "FunctionSpec",
     "RlsSpec",
     "SeedSpec",
     "SiteFile",
@@ -262,6 +270,10 @@ class Blueprint(_Model):
     rls: list[RlsSpec] = Field(default_factory=list, description="The RLS template of each protected table.")
     seed: list[SeedSpec] = Field(default_factory=list, description="Rows to insert once the tables exist.")
     site: list[SiteFile] = Field(min_length=1, description="The static site's files; index.html is required.")
+    functions: list[FunctionSpec] = Field(
+        default_factory=list,
+        description="Serverless functions (JavaScript modules), deployed with the site; see blueprint_functions.",
+    )
     answers: dict[str, str] = Field(
         default_factory=dict,
         description="Answers to the steps' questions, keyed by step id (or `<step>.<question>`), "
@@ -344,6 +356,9 @@ class Blueprint(_Model):
                     raise _FieldError(f"site[{index}].data", f"in {site_file.file}: {problem}")
         if "index.html" not in seen:
             raise _FieldError("site", "the site has no index.html at its root")
+        duplicate = duplicate_names(self.functions)
+        if duplicate:
+            raise _FieldError(f"functions[{duplicate[0]}].name", f"function {duplicate[1]!r} is declared twice")
         return self
 
     def table(self, name: str) -> TableSpec:
@@ -497,6 +512,12 @@ def _inline_sources(blueprint: Blueprint, base_dir: Path, file: str | None) -> B
     files = [_inlined(index, site_file, base_dir, file) for index, site_file in enumerate(blueprint.site)]
     data = blueprint.model_dump()
     data["site"] = files
+    data["functions"] = []
+    for index, function in enumerate(blueprint.functions):
+        try:
+            data["functions"].append(inline_function(function, base_dir))
+        except SourceUnreadable as error:
+            raise BlueprintError(str(error), file=file, field=f"functions[{index}].source") from None
     try:
         inlined = Blueprint.model_validate(data)
     except ValidationError as error:

@@ -42,6 +42,7 @@ def plan_from_blueprint(bp: Blueprint) -> dict[str, Any]:
             for f in bp.site
         ],
         "feedback_plan": bp.feedback,
+        "function_plan": [f.deployable() for f in bp.functions],
     }
 
 
@@ -134,8 +135,13 @@ class BlueprintAgent:
         return {"site_files": files}
 
     async def _deploy(self, session: StepSession) -> dict[str, Any]:
+        # Functions first: they are free, and the site calls them as soon as it is live.
+        functions = []
+        for planned in session.context.get("function_plan") or []:
+            deployed = await session.call("deploy_function", {"name": planned["name"]})
+            functions.append({"name": deployed["name"], "url": deployed["url"]})
         deployment = await session.call("deploy_site", {})
-        return {"deployment_id": deployment["deployment_id"], "site_url": deployment["url"]}
+        return {"deployment_id": deployment["deployment_id"], "site_url": deployment["url"], "functions": functions}
 
     async def _subdomain(self, session: StepSession) -> dict[str, Any]:
         name = session.context["app"]["subdomain"]

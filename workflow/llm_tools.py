@@ -123,7 +123,7 @@ class Secrets:
 # The plan's pieces, by the blueprint field each one becomes.
 _PLAN_FIELDS: Final = {
     "tables": "table_plan", "rls": "rls_plan", "seed": "seed_plan", "site": "site_plan",
-    "feedback": "feedback_plan", "name": "app.name", "title": "app.title",
+    "feedback": "feedback_plan", "functions": "function_plan", "name": "app.name", "title": "app.title",
     "description": "app.description", "subdomain": "app.subdomain",
 }
 
@@ -138,6 +138,7 @@ def plan_problem(output: dict[str, Any]) -> str | None:
         "subdomain": app.get("subdomain") or "", "tables": output.get("table_plan"),
         "rls": output.get("rls_plan") or [], "seed": output.get("seed_plan") or [],
         "site": output.get("site_plan"), "feedback": output.get("feedback_plan") or "(asked at the end)",
+        "functions": output.get("function_plan") or [],
     }
     try:
         validate_blueprint(data)

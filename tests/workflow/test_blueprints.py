@@ -26,7 +26,7 @@ from appwright.workflow.blueprint import (
     validate_blueprint,
 )
 
-BUNDLED = ["notes", "poll", "tasks", "todo"]
+BUNDLED = ["notes", "photos", "poll", "tasks", "todo"]
 API = "http://127.0.0.1:8402"
 ANON = jwt.encode({"iss": "appwright-sandbox", "ref": "prj_1", "role": "anon"}, "s" * 32, algorithm="HS256")
 SERVICE = jwt.encode({"iss": "appwright-sandbox", "ref": "prj_1", "role": "service_role"}, "s" * 32, algorithm="HS256")
