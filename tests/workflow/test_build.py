@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from buildkit import Kit, Prefetch, Proc, blueprint_seed, fetch_site, same_rows, selected_params
 
 from appwright.steps import STEPS
 from appwright.workflow.blueprint import load_blueprint
 
-BLUEPRINTS = ["todo", "notes", "poll"]
+BLUEPRINTS = ["todo", "notes", "poll", "photos"]
 PRICES = [100_000, 50_000, 10_000]
 """A prototype project, a site deployment, a message to the developers (micro-USD)."""
 
@@ -110,3 +112,25 @@ def test_build_blueprint_end_to_end(builds: Prefetch, blueprint: str) -> None:
     with kit.store() as store:
         ledger = {p.action: p.amount_micros for p in store.payments(run_id)}
     assert ledger == {"create_project": 100_000, "deploy_site": 50_000, "send_feedback": 10_000}
+
+
+def test_photos_function_answers_with_a_summary_of_the_seeded_rows(builds: Prefetch) -> None:
+    """The deploy step shipped the blueprint's function; it reads the wall with the caller's key."""
+    built: Built = builds.result("photos")
+    assert built.build.returncode == 0, built.build.output
+    facts = built.kit.facts(built.run_id)
+    url = f"{built.kit.api}/functions/v1/summary"
+    assert facts["functions"] == [{"name": "summary", "url": url}]
+
+    answer = httpx.get(url, headers={"apikey": facts["anon_key"]}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    seeded = sorted(built.seed["photos"], key=lambda row: row["created_at"], reverse=True)
+    assert summary["posts"] == len(seeded) and summary["photos"] == 0 and summary["captions_only"] == len(seeded)
+    assert summary["latest"] == [row["caption"] for row in seeded[:3]]
+    assert datetime.fromisoformat(summary["last_post_at"]) == datetime.fromisoformat(seeded[0]["created_at"])
+    # Without a key of the project, the platform refuses the call before the function runs.
+    assert httpx.get(url, timeout=30).status_code == 401
+
+    deploy = next(s for s in json.loads(built.log.stdout)["steps"] if s["step"] == "deploy")
+    assert deploy["output"]["functions"] == [{"name": "summary", "url": url}]
