@@ -13,7 +13,7 @@ from typing import Final
 from .altatech import CREATE_TABLES_ALTATECH, PROVISION_ALTATECH, SEED_ALTATECH
 from .base import Step
 
-__all__ = ["PLATFORMS", "for_platform", "skip_reason"]
+__all__ = ["PLATFORMS", "PLATFORM_STEPS", "for_platform", "skip_reason"]
 
 PLATFORMS: Final = ("run402", "altatech")
 """The platforms a build runs on."""
@@ -21,6 +21,9 @@ PLATFORMS: Final = ("run402", "altatech")
 _VARIANTS: Final[dict[str, dict[str, Step]]] = {
     "altatech": {s.id: s for s in (PROVISION_ALTATECH, CREATE_TABLES_ALTATECH, SEED_ALTATECH)},
 }
+
+PLATFORM_STEPS: Final = tuple(step for steps in _VARIANTS.values() for step in steps.values())
+"""Every platform's own declarations of steps (each with its own prompt card)."""
 
 _SKIPPED: Final[dict[str, dict[str, str]]] = {
     "altatech": {

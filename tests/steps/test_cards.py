@@ -7,6 +7,7 @@ from importlib import resources
 import pytest
 
 from appwright.steps import STEPS, Step
+from appwright.steps.platforms import PLATFORM_STEPS
 
 SECTIONS = (
     "## Context",
@@ -38,7 +39,7 @@ def test_card_file_exists(step: Step) -> None:
 
 def test_no_card_without_a_step() -> None:
     cards = {p.name for p in resources.files("appwright.prompts").iterdir() if p.name.endswith(".md")}
-    assert cards == {f"{s.id}.md" for s in STEPS}
+    assert cards == {f"{s.prompt or s.id}.md" for s in (*STEPS, *PLATFORM_STEPS)}
 
 
 @by_id
