@@ -91,7 +91,7 @@ class Deployed:
 
 
 async def deploy_blueprint(api: str, bp: Blueprint) -> Deployed:
-    """Deploy `bp` over HTTP as the engine will: pay, create, protect, seed, publish."""
+    """Deploy `bp` over HTTP as the engine will: pay, create, protect, seed, ship functions, publish."""
     account: LocalAccount = Account.create()
     async with httpx.AsyncClient(base_url=api, timeout=60) as http, paying_client(
         account, max_per_call_micros=200_000, base_url=api, timeout=60
@@ -129,6 +129,11 @@ async def deploy_blueprint(api: str, bp: Blueprint) -> Deployed:
             answer = await http.post(f"/rest/v1/{seed.table}", json=seed.rows,
                                      headers={"apikey": project["service_key"]})
             assert answer.status_code == 201, f"seed {seed.table}: {answer.text}"
+
+        for function in bp.functions:
+            answer = await http.post(f"/admin/v1/projects/{pid}/functions", headers=admin,
+                                     json=function.deployable())
+            assert answer.status_code == 201, f"function {function.name}: {answer.text}"
 
         files = render_site(bp, api_url=api, anon_key=project["anon_key"])
         assert all(project["service_key"] not in f["data"] for f in files)

@@ -85,7 +85,7 @@ function photoItem(row, url) {
     const tile = document.createElement("div");
     tile.className = "tile";
     tile.style.setProperty("--hue", String((row.id * 67) % 360));
-    tile.textContent = "📷";
+    tile.textContent = "◎";
     tile.setAttribute("aria-hidden", "true");
     item.append(tile);
   }
