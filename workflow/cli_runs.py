@@ -48,7 +48,7 @@ def _explicit_api(api: str | None) -> str | None:
 @app.command()
 def build(
     idea: Annotated[str | None, typer.Argument(help="What to build, in a line (with --model).")] = None,
-    blueprint: Annotated[str | None, typer.Option(help="A bundled blueprint (todo, notes, poll, tasks) or a path to one.")] = None,
+    blueprint: Annotated[str | None, typer.Option(help="A bundled blueprint (todo, notes, poll, tasks, photos) or a path to one.")] = None,
     model: Annotated[str | None, typer.Option(help="Build with an LLM: PROVIDER:MODEL, e.g. anthropic:claude-sonnet-4-5.")] = None,
     max_turns: Annotated[int, typer.Option(help="Model turns per step before the run stops, resumable.")] = 24,
     api: Annotated[str | None, typer.Option(help="API base; default: APPWRIGHT_API, RUN402_API_BASE, else an embedded sandbox.")] = None,

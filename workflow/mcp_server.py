@@ -77,7 +77,7 @@ def create_server(desk: Desk) -> MCPServer:
     async def start_build(
         idea: Annotated[str | None, Field(description="A one-line idea of the app to build.")] = None,
         blueprint: Annotated[str | None, Field(
-            description="Or a bundled blueprint (todo, notes, poll) or the path of a blueprint JSON file.")] = None,
+            description="Or a bundled blueprint (todo, notes, poll, tasks, photos) or the path of a blueprint JSON file.")] = None,
         api: Annotated[str | None, Field(
             description="The backend's API base; default APPWRIGHT_API, RUN402_API_BASE, "
                         "else a local sandbox this server starts.")] = None,
