@@ -8,7 +8,9 @@ resumed run cannot spend more than the whole run was allowed.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
+from functools import cache
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -58,6 +60,7 @@ class RunBackend:
             self._client = Run402(
                 api=self.api, account=account, budget=self.budget,
                 max_per_call_micros=_MAX_PER_CALL_MICROS, network=self.network,
+                transport=httpx.AsyncHTTPTransport(verify=_tls()),
             )
             await self._client.__aenter__()
             self._address = address
@@ -66,7 +69,7 @@ class RunBackend:
     async def get(self, url: str) -> tuple[int, str]:
         """GET a page of the app, resolving `*.localhost` hosts to loopback ourselves."""
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=15, follow_redirects=True)
+            self._http = httpx.AsyncClient(timeout=15, follow_redirects=True, verify=_tls())
         target, host = _loopback(url)
         response = await self._http.get(target, headers={"Host": host} if host else None)
         return response.status_code, response.text
@@ -85,6 +88,17 @@ class RunBackend:
         if self._client is not None:
             await self._client.__aexit__(None, None, None)
             self._client = None
+
+
+@cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS context (system settings, certifi's CAs), made once per process.
+
+    Every httpx transport otherwise makes its own, loading the CA bundle each time
+    (~15 ms): a build made five (two per Run402 client, one per wallet change, one to
+    fetch the site). Contexts are meant to be shared.
+    """
+    return httpx.create_ssl_context()
 
 
 def _loopback(url: str) -> tuple[str, str | None]:
