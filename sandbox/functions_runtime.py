@@ -20,11 +20,9 @@ Isolation, and why:
 * at most `MAX_CONCURRENT` processes run at once per event loop; the server only ever
   awaits them, so a throwing or hanging function never stalls any other request.
 
-Measured on this machine (Node 20.20, shared and busy, load ≈ 4): a call costs a median
-≈ 190 ms (min ≈ 120 ms) in `run_function`, ≈ 160 ms end to end over HTTP; a bare
-`node -e 0` took ≈ 130 ms at the same moment, so nearly all of it is Node's own start-up.
-20 concurrent calls took ≈ 1.9 s in all. `tests/sandbox/test_functions.py::test_latency`
-prints the figure again. A warm worker pool would cut this, at the price of the
+What a call costs is measured by `bench/function_call.py` (a call end to end over HTTP,
+20 calls at once, and a bare `node -e 0` beside them; see bench/README.md): nearly all
+of it is Node's own start-up. A warm worker pool would cut this, at the price of the
 per-call isolation above.
 """
 

