@@ -14,6 +14,11 @@
 Each repetition is a subprocess timed from Popen to exit (so Python start and imports
 count). After each build, `appwright log RUN --json` gives the per-step durations
 (the engine's own `duration_ms` of each step), whose medians are reported per step.
+The build's memory store then splits the wall time into phases (wall clock, medians
+in ms): `to_run_created` (interpreter, imports, opening the store, loading the
+blueprint; the embedded sandbox's start too when cold), `events` (the run's first
+step-log event to its last: the steps, the graph, its checkpoints) and `after_last_event`
+(the run's report, closing the clients, stopping the embedded sandbox, the exit).
 
 Targets: warm ≤ 1.5 s, cold ≤ 4 s (median of the repetitions, default 5).
 
@@ -30,9 +35,11 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -64,9 +71,10 @@ def one_build(home: Path, run_id: str, api: str | None) -> dict:
     cmd = [c.APPWRIGHT, "build", "--blueprint", "todo", "--yes", "--no-serve", "--run-id", run_id]
     if api:
         cmd += ["--api", api]
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     wall = time.perf_counter() - started
+    ended_at = started_at + wall
     if done.returncode != 0:
         raise RuntimeError(f"build failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     log = subprocess.run([c.APPWRIGHT, "log", run_id, "--json"], env=env, capture_output=True, text=True, check=True)
@@ -74,7 +82,21 @@ def one_build(home: Path, run_id: str, api: str | None) -> dict:
     if record["status"] != "done":
         raise RuntimeError(f"run {run_id} is {record['status']}:\n{done.stdout}")
     steps = {s["step"]: s["duration_ms"] for s in record["steps"]}
-    return {"wall_s": wall, "steps_ms": steps, "steps_total_ms": sum(v or 0 for v in steps.values())}
+    return {"wall_s": wall, "steps_ms": steps, "steps_total_ms": sum(v or 0 for v in steps.values()),
+            "phases_ms": phases(home / "appwright.db", started_at, ended_at)}
+
+
+def phases(store: Path, started_at: float, ended_at: float) -> dict[str, float]:
+    """Where the wall time went, from the run's own timestamps (see the docstring)."""
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        created = db.execute("SELECT created_at FROM aw_runs").fetchone()[0]
+        first, last = db.execute("SELECT min(at), max(at) FROM aw_events").fetchone()
+    finally:
+        db.close()
+    created_at, first_at, last_at = (datetime.fromisoformat(t).timestamp() for t in (created, first, last))
+    return {"to_run_created": (created_at - started_at) * 1e3, "events": (last_at - first_at) * 1e3,
+            "after_last_event": (ended_at - last_at) * 1e3}
 
 
 def port_8402_answers() -> bool:
@@ -91,6 +113,7 @@ def summarise(builds: list[dict]) -> dict:
         "wall_median_s": c.median([b["wall_s"] for b in builds]),
         "steps_total_median_ms": c.median([b["steps_total_ms"] for b in builds]),
         "steps_median_ms": {n: c.median([b["steps_ms"][n] or 0 for b in builds]) for n in names},
+        "phases_median_ms": {k: c.median([b["phases_ms"][k] for b in builds]) for k in builds[0]["phases_ms"]},
     }
 
 
@@ -139,6 +162,7 @@ def main() -> None:
         print(f"{kind}: median {r['wall_median_s']:.2f} s  {[round(x, 2) for x in r['wall_s']]}  "
               f"(steps sum {r['steps_total_median_ms']:.0f} ms) target {'MET' if results['met'][kind] else 'MISSED'}")
         print("   " + ", ".join(f"{n} {ms:.0f}" for n, ms in r["steps_median_ms"].items()) + "  (ms, median)")
+        print("   phases: " + ", ".join(f"{n} {ms:.0f}" for n, ms in r["phases_median_ms"].items()) + "  (ms, median)")
     print(f"results: {path}")
 
 
