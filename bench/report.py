@@ -86,6 +86,13 @@ def rows() -> list[tuple[str, str, str, str, str]]:
         out.append(("LangGraph checkpoints per step", "constant", f"{ck[0]['blob_bytes_per_step']:.0f} → "
                     f"{ck[-1]['blob_bytes_per_step']:.0f} B/step over {ck[0]['runs']} → {ck[-1]['runs']} runs",
                     "met", "checkpoints + writes blobs"))
+    fn = load("function_call")
+    if fn:
+        out.append(("Function call (a fresh Node.js process per call)", "none set",
+                    f"median {fn['call_ms']['median']:.0f} ms, p95 {fn['call_ms']['p95']:.0f} ms; "
+                    f"{fn['together']['calls']} at once {fn['together']['wall_s']:.2f} s; "
+                    f"bare `node -e 0` {fn['bare_node_ms']['median']:.0f} ms", "-",
+                    f"{fn['n']} sequential GET /functions/v1/echo"))
     return out
 
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 TOOLS="${TMPDIR:-/tmp}/aw-bench-tools"
 
-for script in store_growth engine_overhead sandbox_start paid_request build rest_throughput; do
+for script in store_growth engine_overhead sandbox_start paid_request build rest_throughput function_call; do
     echo "=== bench/$script.py"
     "$PY" "bench/$script.py"
 done
