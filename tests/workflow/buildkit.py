@@ -209,6 +209,8 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 
 
 def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a float column's 2.0 comes back from Postgres' JSON as 2
     if isinstance(value, str) and _TIMESTAMP.match(value):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -223,7 +225,8 @@ def _canonical(value: Any) -> Any:
 def same_rows(actual: Iterable[dict[str, Any]], seed: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
     """(table rows, seed rows), each row projected onto the seed's columns, canonical and sorted.
 
-    Timestamps are compared as instants (the seed says `...Z`, Postgres `...+00:00`).
+    Timestamps are compared as instants (the seed says `...Z`, Postgres `...+00:00`), and
+    numbers by value (2.0 and 2 are the same).
     """
     def project(row: dict[str, Any], keys: Iterable[str]) -> str:
         return json.dumps({k: _canonical(row.get(k)) for k in sorted(keys)}, sort_keys=True, default=str)

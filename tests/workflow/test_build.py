@@ -21,7 +21,7 @@ from buildkit import Kit, Prefetch, Proc, blueprint_seed, fetch_site, same_rows,
 from appwright.steps import STEPS
 from appwright.workflow.blueprint import load_blueprint
 
-BLUEPRINTS = ["todo", "notes", "poll", "photos"]
+BLUEPRINTS = ["todo", "notes", "poll", "photos", "tasks"]
 PRICES = [100_000, 50_000, 10_000]
 """A prototype project, a site deployment, a message to the developers (micro-USD)."""
 
