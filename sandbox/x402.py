@@ -15,7 +15,8 @@ package loads at the first paid call, ~40 ms, not at start-up):
 * `payment_required(...)` -> the `PAYMENT-REQUIRED` header value and the same object as a
   dict for the 402 JSON body;
 * `verify_payment(header, ...)` -> a `VerifiedPayment`, or raises `PaymentRejected` whose
-  `code` the server returns to the client (see the table in `appwright.platforms.x402pay`);
+  `code` the server returns to the client (see the table in
+  `appwright.platforms.x402pay_errors`);
 * `payment_response(...)` -> the `PAYMENT-RESPONSE` header value of a settled payment.
 
 What the caller still owes the protocol, in the same transaction as the paid work:

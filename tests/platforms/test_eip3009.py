@@ -1,4 +1,4 @@
-"""`appwright.platforms.eip3009` (and x402pay's scheme over it) gives exactly eth-account's and x402's results."""
+"""`appwright.platforms.eip3009` (and x402pay_exact's scheme over it) gives exactly eth-account's and x402's results."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from x402.mechanisms.evm.types import AUTHORIZATION_TYPES, TypedDataDomain, Type
 
 from appwright.platforms import eip3009
 from appwright.platforms.wallet import WalletKey
-from appwright.platforms.x402pay import MAINNET, TESTNET, _USDC, _ExactScheme, _TransferSigner
+from appwright.platforms.x402pay_exact import _USDC, MAINNET, TESTNET, _ExactScheme, _TransferSigner
 
 USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"
 DOMAIN = {"name": "USDC", "version": "2", "chainId": 84532, "verifyingContract": USDC}
@@ -155,7 +155,7 @@ def test_key_address_is_eth_accounts() -> None:
 
 @pytest.mark.parametrize("network", [TESTNET, MAINNET])
 def test_usdc_table_is_the_x402_packages(network: str) -> None:
-    # x402pay keeps its own copy so that paying never imports x402.mechanisms.evm (web3).
+    # x402pay_exact keeps its own copy so that paying never imports x402.mechanisms.evm (web3).
     assert DEFAULT_ASSETS[network] == [_USDC[network]]
     usdc = _USDC[network]["asset"]
     for asset in (usdc, usdc.lower(), "0x" + "1" * 40):

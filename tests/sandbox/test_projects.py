@@ -162,7 +162,7 @@ async def test_insufficient_balance_is_402_and_creates_nothing(api: str, pg_dsn:
     assert await balance(api, account.address) == 250_000
     assert [e["kind"] for e in await history(api, account.address)] == ["faucet"]
     # x402: a rejected payment is a 402 whose PAYMENT-REQUIRED names the same error
-    # (the contract documented in appwright.platforms.x402pay)
+    # (the contract documented in appwright.platforms.x402pay_errors)
     assert "PAYMENT-REQUIRED" in answer.headers, dict(answer.headers)
     assert decode_header(answer.headers["PAYMENT-REQUIRED"])["error"] == "insufficient_funds"
 
