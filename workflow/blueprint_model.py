@@ -411,6 +411,7 @@ def _placeholder_problem(text: str) -> str | None:
         if match.group(1) not in PLACEHOLDERS:
             known = ", ".join("{{" + p + "}}" for p in PLACEHOLDERS)
             return f"unknown placeholder {match.group(0)} (known: {known})"
+    return None
 
 
 # --- site file sources ----------------------------------------------------------------
