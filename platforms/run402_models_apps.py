@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from .run402_models import Paid, Result, Secret
+from .run402_models import ProjectCreated, Result
 
 __all__ = [
     "AppVersion", "BundleDeployed", "Forked", "FunctionDeployed", "FunctionDeleted", "FunctionInfo",
@@ -113,16 +113,9 @@ class FunctionLink(Result):
     url: str
 
 
-class _NewProject(Paid):
-    """A project made by a paid call, with the keys that reach it."""
+class _NewProject(ProjectCreated):
+    """A project made by a paid call that installs an app: the keys, and what it installed."""
 
-    project_id: str
-    name: str
-    tier: str
-    anon_key: Secret = Field(repr=False)
-    service_key: Secret = Field(repr=False)
-    schema_slot: str
-    lease_expires_at: datetime
     functions: list[FunctionLink] = Field(default_factory=list)
     site_url: str | None = None
     deployment_id: str | None = None
