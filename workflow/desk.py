@@ -73,6 +73,7 @@ class Desk:
     def current(self, run_id: str) -> dict[str, Any]:
         """Where the run stands: the current step's card, context, actions and output schema."""
         run, settings = self._run(run_id)
+        run = self._catch_up(run, settings)
         if run.status == "done":
             return _done(self.store, run)
         step, instance = _locate(run)
@@ -92,6 +93,13 @@ class Desk:
 
     def act(self, run_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Call one of the current step's actions (or ask_user); its result."""
+        run, settings = self._run(run_id, acting=True)
+        if self._finished(run):  # a submit committed it, then died before the graph moved on
+            finished = run.current_step
+            run = self._catch_up(run, settings)
+            raise DeskError(f"step {finished} is already finished (its output was committed); the run is now "
+                            f"{'done' if run.status == 'done' else f'at step {run.current_step}'}: "
+                            f"see it with: appwright step {run.run_id}")
         with self._hold(run_id):
             run, settings = self._run(run_id, acting=True)
             step, instance = _locate(run)
@@ -183,6 +191,22 @@ class Desk:
         except Exception as error:
             raise DeskError(f"the run stopped: {error}; fix the cause and submit again") from None
         return self.current(run_id)
+
+    def _finished(self, run: Run) -> bool:
+        """Whether the run's current step is already finished while the run has not moved on."""
+        if run.status in ("done", "waiting") or run.current_step is None:
+            return False
+        done = (EventKind.STEP_FINISHED, EventKind.SKIPPED)
+        return any(e.kind in done for e in self.store.events(run.run_id, run.current_step))
+
+    def _catch_up(self, run: Run, settings: RunSettings) -> Run:
+        """An outside run whose step was committed by a submit that died before the graph moved
+        on: take it on to the step that waits (the engine skips the finished one), so that the
+        agent is shown that step rather than the finished one again."""
+        if settings.agent != "outside" or not self._finished(run):
+            return run
+        self._drive(self._runner(), run.run_id, settings)
+        return self.store.get_run(run.run_id)
 
     def _pending_question(self, run_id: RunId, instance: StepId) -> tuple[int, str] | None:
         for asked in _questions(self.store, run_id, instance):
