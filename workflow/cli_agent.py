@@ -77,6 +77,8 @@ def submit(
 
 
 def _with_desk(verb: Any) -> dict[str, Any]:
+    from appwright.memory import RunBusy
+
     from .desk import Desk, DeskError
 
     desk = Desk(store=open_store(), sandbox_dir=appwright_home() / "sandbox")
@@ -85,6 +87,9 @@ def _with_desk(verb: Any) -> dict[str, Any]:
     except DeskError as refused:
         typer.echo(f"error: {refused}", err=True)
         raise typer.Exit(2) from None
+    except RunBusy as busy:  # another process holds the run: exit 3, as for build and resume
+        typer.echo(f"error: {busy}", err=True)
+        raise typer.Exit(3) from None
     finally:
         desk.close()
 

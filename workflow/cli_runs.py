@@ -144,9 +144,14 @@ def answer(run: Annotated[str, typer.Argument(help="The run id.")],
     runner = _runner(store)
     settings = runner.settings(record.run_id)
     if settings.agent == "outside":  # the outside agent reads the answer with its next step
-        from .desk import Desk
+        from .desk import Desk, DeskError
 
-        view = Desk(store=store, sandbox_dir=appwright_home() / "sandbox").answer(run, text)
+        try:
+            view = Desk(store=store, sandbox_dir=appwright_home() / "sandbox").answer(run, text)
+        except DeskError as refused:
+            _fail(str(refused), 2)
+        except RunBusy as busy:
+            _fail(str(busy), 3)
         typer.echo(f"answered; run {run} is {view['status']} at step {view['step']['instance']}: "
                    f"see it with appwright step {run}")
         return

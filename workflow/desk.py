@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appwright.memory import EventKind, MemoryStore, Run, RunId, StepId, UnknownRun
+from appwright.memory import EventKind, MemoryStore, Run, RunBusy, RunId, StepId, UnknownRun
 from appwright.steps import STEPS, ActionFailed, Step
 
 from .engine import Engine
@@ -188,6 +188,8 @@ class Desk:
         api = self._embedded_api(settings.api) if settings.embedded else None
         try:
             runner.run(run_id, answer=answer, api=api)
+        except RunBusy:  # not a failure of the run: another process holds it (exit 3 on the CLI)
+            raise
         except Exception as error:
             raise DeskError(f"the run stopped: {error}; fix the cause and submit again") from None
         return self.current(run_id)

@@ -97,3 +97,23 @@ def test_a_submit_killed_after_the_commit_then_submitted_again_moves_on(tmp_path
 
     assert view["ok"] and view["step"]["instance"] == "create_tables", view
     assert kit.charges() == [PAID["create_project"]]
+
+
+@pytest.mark.timeout(300)
+def test_a_verb_on_a_run_another_process_holds_exits_3(tmp_path: Path, api: str) -> None:
+    kit = Kit(root=tmp_path, api=api)
+    run_id = kit.new_run_id()
+    assert kit.run("start", "--blueprint", "todo", "--run-id", run_id, "--api", kit.api).returncode == 0
+
+    with kit.store() as store, store.hold_run(RunId(run_id), "another-agent"):
+        acted = kit.run("act", run_id, "ask_user", '{"question": "Build it?"}')
+        submitted = kit.run("submit", run_id, "{}")
+    _ok(kit, "act", run_id, "ask_user", '{"question": "Build it?"}')
+    with kit.store() as store, store.hold_run(RunId(run_id), "another-agent"):
+        answered = kit.run("answer", run_id, "yes")
+
+    for done in (acted, submitted, answered):
+        assert done.returncode == 3, done.output
+        assert "Traceback" not in done.stderr and run_id in done.stderr, done.output
+    with kit.store() as store:
+        assert store.get_run(RunId(run_id)).status == "waiting"
