@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from appwright.memory import EventKind, MemoryStore, Run, RunBusy, RunId, StepId, UnknownRun
+from appwright.memory import EventKind, MemoryStore, Run, RunBusy, RunId, StepId, UnknownRun, redact_text
 from appwright.steps import STEPS, ActionFailed, Step
 
 from .engine import Engine
+from .llm_tools import Secrets
 from .outside import OutsideAgent
 from .settings import RunSettings, SettingsError, load_settings
 
@@ -38,7 +39,7 @@ __all__ = ["Desk", "DeskError", "run_log", "ASK_USER"]
 ASK_USER = "ask_user"
 """The pseudo-action that puts a question to the user, in steps that may ask."""
 
-_SECRET = "(secret, held by the engine)"
+_SECRET = "(secret, held by the engine: write secret:{key} where the value is needed)"
 
 
 class DeskError(ValueError):
@@ -83,7 +84,7 @@ class Desk:
             "step": {"number": step.number, "of": len(STEPS), "id": step.id, "instance": instance,
                      "title": step.title, "phase": step.phase},
             "card": session.card,
-            "context": {k: _SECRET if k in step.secret_keys else v for k, v in session.context.items()},
+            "context": {k: _SECRET.format(key=k) if k in step.secret_keys else v for k, v in session.context.items()},
             "actions": _actions(step),
             "output_schema": step.output.model_json_schema(),
             "calls": _calls(self.store, run.run_id, instance),
@@ -112,12 +113,12 @@ class Desk:
     def submit(self, run_id: str, output: dict[str, Any]) -> dict[str, Any]:
         """Hand in the current step's output; the engine checks and commits it, and moves on."""
         run, settings = self._run(run_id, acting=True)
-        _, instance = _locate(run)
-        agent = OutsideAgent(submitted={instance: output})
+        step, instance = _locate(run)
+        agent = OutsideAgent(submitted={instance: self._secrets(run, step, instance).fill(output)})
         told: list[str] = []
         self._drive(self._runner(agent, told), run.run_id, settings)
         if agent.refusal is not None:
-            return {**self.current(run_id), "ok": False, "error": agent.refusal}
+            return {**self.current(run_id), "ok": False, "error": redact_text(agent.refusal)}
         return {**self.current(run_id), "ok": True, "told_user": told}
 
     def answer(self, run_id: str, text: str) -> dict[str, Any]:
@@ -161,11 +162,25 @@ class Desk:
         except ActionFailed as refused:
             raise DeskError(str(refused)) from None
         except Exception as error:  # the backend's answer, said plainly; the journal has it
-            raise DeskError(f"{name} failed: {type(error).__name__}: {error}") from None
+            raise DeskError(redact_text(f"{name} failed: {type(error).__name__}: {error}")) from None
         finally:
             loop.run_until_complete(backend.aclose())
             loop.close()
-        return {"action": name, "result": result}
+        return {"action": name, "result": self._secrets(run, step, instance).hide(result)}
+
+    def _secrets(self, run: Run, step: Step, instance: StepId) -> Secrets:
+        """The step's secrets as `secret:NAME` tokens: from its context and its calls' results.
+
+        An outside agent is shown the tokens, never the keys, and writes a token where a key
+        belongs in the output; the engine swaps the value back in when the output is handed in.
+        """
+        secrets = Secrets(keys=step.secret_keys)
+        facts = self.store.all_facts(run.run_id, redact=False)
+        secrets.remember({k: facts[k] for k in step.secret_keys if k in facts})
+        for entry in self.store.journal(run.run_id, instance):
+            if entry.done:
+                secrets.hide(entry.result or {})
+        return secrets
 
     def _ask(self, run: Run, step: Step, instance: StepId, args: dict[str, Any]) -> dict[str, Any]:
         question = str(args.get("question") or "").strip()
@@ -191,7 +206,7 @@ class Desk:
         except RunBusy:  # not a failure of the run: another process holds it (exit 3 on the CLI)
             raise
         except Exception as error:
-            raise DeskError(f"the run stopped: {error}; fix the cause and submit again") from None
+            raise DeskError(redact_text(f"the run stopped: {error}; fix the cause and submit again")) from None
         return self.current(run_id)
 
     def _finished(self, run: Run) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +88,22 @@ def test_an_outside_agents_change_request_loops_back_to_site(desk: Desk, api: st
     steps = [s["step"] for s in desk.log(run_id)["steps"]]
     assert steps[-4:] == ["site~2", "deploy~2", "subdomain~2", "feedback~2"]
     assert 'data-title="Our Todos"' in fetch_site(done["app_url"]).text
+
+
+def test_an_outside_agent_never_sees_a_key_and_hands_them_in_as_tokens(desk: Desk, api: str) -> None:
+    bp = load_blueprint("todo")
+    run_id = desk.start(RunSettings(blueprint="todo", api=api))["run_id"]
+    drive(desk, run_id, bp, until="provision")
+    wallet = desk.act(run_id, "ensure_wallet", {})["result"]
+    desk.act(run_id, "fund_wallet", {})
+    project = desk.act(run_id, "create_project", {})["result"]
+    assert project["service_key"] == "secret:service_key" and project["anon_key"] == "secret:anon_key"
+
+    keys = ("project_id", "anon_key", "service_key", "schema_slot", "lease_expires_at")
+    view = desk.submit(run_id, {**{k: project[k] for k in keys}, "wallet_address": wallet["address"]})
+
+    assert view["ok"] and view["step"]["id"] == "create_tables", view.get("error")
+    facts = desk.store.all_facts(run_id, redact=False)
+    assert facts["service_key"].startswith("eyJ") and facts["anon_key"].startswith("eyJ")
+    shown = json.dumps([view, desk.log(run_id), drive(desk, run_id, bp, until="site")])
+    assert facts["service_key"] not in shown and facts["anon_key"] not in shown
