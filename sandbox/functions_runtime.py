@@ -15,7 +15,7 @@ Isolation, and why:
   sandbox's own environment (its database password, the wallet path) reaches the code;
 * Node's permission model lets the code read only its own folder, and write nothing,
   spawn no process and start no worker: no function reads another project's files;
-* `--max-old-space-size` caps the JS heap; a wall-clock timer kills the whole process
+* `--max-old-space-size` caps the JS heap and RLIMIT_DATA all writable memory (heap + 256 MB); a wall-clock timer kills the whole process
   group (SIGKILL) when the function's timeout passes; its output is capped too;
 * at most `MAX_CONCURRENT` processes run at once per event loop; the server only ever
   awaits them, so a throwing or hanging function never stalls any other request.
@@ -32,6 +32,7 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -49,6 +50,8 @@ MAX_CONCURRENT = max(4, (os.cpu_count() or 2) * 2)
 """Node processes alive at once per event loop; further calls wait their turn."""
 MAX_OUTPUT_BYTES = 10 * 1024 * 1024
 """stdout cap: a 6 MB response body, base64-encoded, with room."""
+_OFF_HEAP_MB = 256
+"""Writable memory a process may use beyond its heap cap: Node itself, buffers, a response body."""
 _STDERR_TAIL = 8 * 1024  # what an error answer quotes of the function's logs
 
 HARNESS = r"""
@@ -153,6 +156,7 @@ async def _run(call: Invocation, folder: Path) -> Outcome:
         cwd=folder, env=dict(call.env), start_new_session=True,
     )
     assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    _cap_memory(process.pid, call.memory_mb)  # before the request is written, so before any of its code runs
     logs = _Tail()
     try:
         process.stdin.write(_request_json(call, marker))
@@ -173,6 +177,19 @@ async def _run(call: Invocation, folder: Path) -> Outcome:
         _kill_group(process)
         await process.wait()
     return _read_answer(stdout, marker, process.returncode, logs.text(), call.memory_mb)
+
+
+def _cap_memory(pid: int, memory_mb: int) -> None:
+    """Cap the process's writable memory (RLIMIT_DATA), Buffers and ArrayBuffers included.
+
+    `--max-old-space-size` caps only the JS heap: without this a function could allocate
+    gigabytes off the heap (`Buffer.alloc`) and exhaust the machine.
+    """
+    limit = (memory_mb + _OFF_HEAP_MB) * 1024 * 1024
+    try:
+        resource.prlimit(pid, resource.RLIMIT_DATA, (limit, limit))
+    except (ProcessLookupError, PermissionError):
+        pass  # it is already gone
 
 
 def _request_json(call: Invocation, marker: str) -> bytes:

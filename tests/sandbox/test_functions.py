@@ -168,3 +168,21 @@ async def test_functions_of_another_project_are_out_of_reach(api: str, project: 
     async with httpx.AsyncClient(base_url=api, timeout=30) as http:
         answer = await http.get("/functions/v1/echo", headers=anon(other))
     assert_error(answer, 404, "function_not_found")
+
+
+BUFFERS = """
+export default async () => {
+  const held = [];
+  for (let i = 0; i < 16; i++) held.push(Buffer.alloc(128 * 1024 * 1024, 1));
+  return new Response('held ' + held.length * 128 + ' MB off the heap');
+};
+"""
+
+
+async def test_memory_off_the_heap_is_capped_too(api: str, pg_dsn: str) -> None:
+    """`memory_mb` caps Buffers as well as the JS heap: 2 GB of Buffers never succeeds on a 32 MB function."""
+    created = await create(api, await rich_account(pg_dsn), "buffers")
+    async with httpx.AsyncClient(base_url=api, timeout=30) as http:
+        assert (await deploy(http, created, "buffers", BUFFERS, {"memory_mb": 32})).status_code == 201
+        answer = await http.get("/functions/v1/buffers", headers=anon(created))
+    assert answer.status_code in (500, 502), answer.text
