@@ -50,6 +50,8 @@ In steps that may ask the user (plan, feedback), ask_user is one of the actions:
 {"question": ...}, put the question to the user, then give their reply with answer(run, text)
 and call ask_user again with the same question to read the answer.
 log(run) shows every step's status, cost, message and output.
+Keys are held by the engine: where a result or the context shows secret:NAME, write exactly that
+text in the output; the engine fills in the value.
 """
 
 Run = Annotated[str, Field(description="The run id that start_build returned.")]
