@@ -72,16 +72,21 @@ class StepSession:
         An agent that replays its step from the start (the blueprint agent, the LLM agent)
         numbers from 1 and is answered from the journal. An outside agent makes one call
         per process, so its call comes after the ones on record; the same call as an
-        unfinished last one is sent again under that one's number (and Idempotency-Key).
+        unfinished last one (or as any unfinished paid one) is sent again under that one's
+        number, and so with its Idempotency-Key.
         """
         entries = self.store.journal(self.run_id, self.instance)
         last = max(entries, key=lambda e: e.call_no, default=None)
+        same = [e for e in entries if not e.done and (e.action, e.args) == (name, args)]
+        # A paid call that failed may still have been paid (a lost answer): whatever came
+        # after it, the same call goes out again under its first number, so its first key.
+        if same and (same[-1] is last or self.step.action(name).paid):
+            self._calls = same[-1].call_no - 1
+            return
         self._calls = last.call_no if last else 0
         if last is None or last.done:
             return
-        if (last.action, last.args) == (name, args):
-            self._calls -= 1
-        elif last.status is JournalStatus.STARTED:  # its outcome is unknown: it may have paid
+        if last.status is JournalStatus.STARTED:  # its outcome is unknown: it may have paid
             raise ActionFailed(
                 f"call #{last.call_no}, {last.action} {json.dumps(last.args)}, never finished and may have "
                 "reached the backend; send that call again first (it is answered without being done twice)"
