@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from appwright.memory import EventKind, MemoryStore, Run, RunBusy, RunId, StepId, UnknownRun, redact_text
 from appwright.steps import STEPS, ActionFailed, Step
 
-from .engine import Engine
+from .engine import Engine, step_finished
 from .llm_tools import Secrets
 from .outside import OutsideAgent
 from .settings import RunSettings, SettingsError, load_settings
@@ -79,6 +79,7 @@ class Desk:
             return _done(self.store, run)
         step, instance = _locate(run)
         session = self._engine(run, settings, self._backend(settings, run)).session(step, instance)
+        questions = _questions(self.store, run.run_id, instance)
         return {
             "run_id": run.run_id, "status": str(run.status), "run_error": run.error,
             "step": {"number": step.number, "of": len(STEPS), "id": step.id, "instance": instance,
@@ -88,8 +89,8 @@ class Desk:
             "actions": _actions(step),
             "output_schema": step.output.model_json_schema(),
             "calls": _calls(self.store, run.run_id, instance),
-            "questions": _questions(self.store, run.run_id, instance),
-            "next": _next(run, self._pending_question(run.run_id, instance)),
+            "questions": questions,
+            "next": _next(run, _pending(questions)),
         }
 
     def act(self, run_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class Desk:
         step, instance = _locate(run)
         agent = OutsideAgent(submitted={instance: self._secrets(run, step, instance).fill(output)})
         told: list[str] = []
-        self._drive(self._runner(agent, told), run.run_id, settings)
+        self._advance(self._runner(agent, told), run.run_id, settings)
         if agent.refusal is not None:
             return {**self.current(run_id), "ok": False, "error": redact_text(agent.refusal)}
         return {**self.current(run_id), "ok": True, "told_user": told}
@@ -130,7 +131,7 @@ class Desk:
             return self._drive(self._runner(), run.run_id, settings, answer=text)
         with self._hold(run_id):
             instance = StepId(run.current_step or "plan")
-            question = self._pending_question(run.run_id, instance)
+            question = _pending(_questions(self.store, run.run_id, instance))
             with self.store.atomic():
                 if question is not None:
                     self.store.log_event(run.run_id, instance, EventKind.ANSWER, {"n": question[0], "answer": text})
@@ -188,11 +189,12 @@ class Desk:
             raise DeskError(f"step {step.id} does not ask the user; its actions are: {_names(step)}")
         if not question:
             raise DeskError('ask_user needs {"question": "..."}')
-        for asked in _questions(self.store, run.run_id, instance):
+        questions = _questions(self.store, run.run_id, instance)
+        for asked in questions:
             if asked["question"] == question and asked["answer"] is not None:
                 return {"action": ASK_USER, "result": {"question": question, "answer": asked["answer"]}}
-        if self._pending_question(run.run_id, instance) is None:
-            number = len(_questions(self.store, run.run_id, instance)) + 1
+        if _pending(questions) is None:
+            number = len(questions) + 1
             with self.store.atomic():
                 self.store.log_event(run.run_id, instance, EventKind.QUESTION, {"n": number, "question": question})
                 self.store.set_run_status(run.run_id, "waiting")
@@ -200,6 +202,11 @@ class Desk:
                 "next": f"ask the user; give their reply with: appwright answer {run.run_id} TEXT (MCP: answer)"}}
 
     def _drive(self, runner: Runner, run_id: RunId, settings: RunSettings, answer: str | None = None) -> dict[str, Any]:
+        self._advance(runner, run_id, settings, answer)
+        return self.current(run_id)
+
+    def _advance(self, runner: Runner, run_id: RunId, settings: RunSettings, answer: str | None = None) -> None:
+        """Let the graph take the run on until it waits, pauses or ends."""
         api = self._embedded_api(settings.api) if settings.embedded else None
         try:
             runner.run(run_id, answer=answer, api=api)
@@ -207,14 +214,12 @@ class Desk:
             raise
         except Exception as error:
             raise DeskError(redact_text(f"the run stopped: {error}; fix the cause and submit again")) from None
-        return self.current(run_id)
 
     def _finished(self, run: Run) -> bool:
         """Whether the run's current step is already finished while the run has not moved on."""
         if run.status in ("done", "waiting") or run.current_step is None:
             return False
-        done = (EventKind.STEP_FINISHED, EventKind.SKIPPED)
-        return any(e.kind in done for e in self.store.events(run.run_id, run.current_step))
+        return step_finished(self.store, run.run_id, StepId(run.current_step))
 
     def _catch_up(self, run: Run, settings: RunSettings) -> Run:
         """An outside run whose step was committed by a submit that died before the graph moved
@@ -222,14 +227,8 @@ class Desk:
         agent is shown that step rather than the finished one again."""
         if settings.agent != "outside" or not self._finished(run):
             return run
-        self._drive(self._runner(), run.run_id, settings)
+        self._advance(self._runner(), run.run_id, settings)
         return self.store.get_run(run.run_id)
-
-    def _pending_question(self, run_id: RunId, instance: StepId) -> tuple[int, str] | None:
-        for asked in _questions(self.store, run_id, instance):
-            if asked["answer"] is None:
-                return asked["n"], asked["question"]
-        return None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -347,6 +346,14 @@ def _questions(store: MemoryStore, run_id: RunId, instance: StepId) -> list[dict
         elif event.kind == EventKind.ANSWER and n in asked:
             asked[n]["answer"] = event.data.get("answer")
     return list(asked.values())
+
+
+def _pending(questions: list[dict[str, Any]]) -> tuple[int, str] | None:
+    """The first question still without an answer: (its number, its text)."""
+    for asked in questions:
+        if asked["answer"] is None:
+            return asked["n"], asked["question"]
+    return None
 
 
 def _next(run: Run, question: tuple[int, str] | None) -> str:

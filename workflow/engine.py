@@ -20,7 +20,7 @@ from appwright.steps import STEPS, Backend, Step, for_platform, skip_reason
 from . import faults
 from .session import Asker, StepSession
 
-__all__ = ["Agent", "Engine", "RunPaused", "StepIncomplete", "step_instance"]
+__all__ = ["Agent", "Engine", "RunPaused", "StepIncomplete", "step_finished", "step_instance"]
 
 
 class StepIncomplete(RuntimeError):
@@ -50,6 +50,15 @@ class Agent(Protocol):
 _PRODUCERS: dict[str, StepId] = {key: step.id for step in STEPS for key in step.memory.store}
 
 
+_DONE = frozenset({EventKind.STEP_FINISHED, EventKind.SKIPPED})
+"""Events after which a step is not run again."""
+
+
+def step_finished(store: MemoryStore, run_id: RunId, instance: StepId) -> bool:
+    """Whether the step log says this step of the run already finished (or was skipped)."""
+    return any(e.kind in _DONE for e in store.events(run_id, instance))
+
+
 def step_instance(step: Step, iteration: int) -> StepId:
     """The step's id in a pass: `site` first, `site~2` after one feedback loop."""
     return step.id if iteration == 0 else StepId(f"{step.id}~{iteration + 1}")
@@ -75,7 +84,8 @@ class Engine:
     async def run_step(self, step: Step, iteration: int = 0) -> None:
         """Run a step to an accepted, committed output (or raise)."""
         instance = step_instance(step, iteration)
-        if self.finished(instance):
+        seen = {e.kind for e in self.store.events(self.run_id, instance)}  # read once per entry
+        if seen & _DONE:
             return
         why = skip_reason(step, self.backend.platform)
         if why is not None:
@@ -86,7 +96,7 @@ class Engine:
         started = time.monotonic()
         with self.store.atomic():  # one commit (one fsync) for the step's opening
             self.store.set_run_status(self.run_id, "running", current_step=instance)
-            shown = any(e.kind == EventKind.PROMPT_SHOWN for e in self.store.events(self.run_id, instance))
+            shown = EventKind.PROMPT_SHOWN in seen
             opened = {"title": step.title, "resumed": True} if shown else {"title": step.title}
             self.store.log_event(self.run_id, instance, EventKind.STEP_STARTED, opened)
             session = self.session(step, instance)
@@ -100,8 +110,7 @@ class Engine:
 
     def finished(self, instance: StepId) -> bool:
         """Whether the step log says this step already finished (or was skipped)."""
-        done = (EventKind.STEP_FINISHED, EventKind.SKIPPED)
-        return any(e.kind in done for e in self.store.events(self.run_id, instance))
+        return step_finished(self.store, self.run_id, instance)
 
     def _skip(self, step: Step, instance: StepId, why: str) -> None:
         """Log a step the platform has no counterpart for as skipped, and tell the user why."""
