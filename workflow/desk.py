@@ -26,7 +26,7 @@ from appwright.memory import EventKind, MemoryStore, Run, RunBusy, RunId, StepId
 from appwright.steps import STEPS, ActionFailed, Step
 
 from .engine import Engine, step_finished
-from .llm_tools import Secrets
+from .llm_tools import ASK_USER, Secrets, shown_context
 from .outside import OutsideAgent
 from .settings import RunSettings, SettingsError, load_settings
 
@@ -35,11 +35,6 @@ if TYPE_CHECKING:  # LangGraph and the paying client load only for the verbs tha
     from .runner import Runner
 
 __all__ = ["Desk", "DeskError", "run_log", "ASK_USER"]
-
-ASK_USER = "ask_user"
-"""The pseudo-action that puts a question to the user, in steps that may ask."""
-
-_SECRET = "(secret, held by the engine: write secret:{key} where the value is needed)"
 
 
 class DeskError(ValueError):
@@ -85,7 +80,7 @@ class Desk:
             "step": {"number": step.number, "of": len(STEPS), "id": step.id, "instance": instance,
                      "title": step.title, "phase": step.phase},
             "card": session.card,
-            "context": {k: _SECRET.format(key=k) if k in step.secret_keys else v for k, v in session.context.items()},
+            "context": shown_context(step, session.context),
             "actions": _actions(step),
             "output_schema": step.output.model_json_schema(),
             "calls": _calls(self.store, run.run_id, instance),

@@ -20,7 +20,8 @@ from appwright.steps import Step
 from .blueprint import BlueprintError, validate_blueprint
 
 __all__ = [
-    "ASK_USER", "COMPLETE_STEP", "SYSTEM_PROMPT", "Secrets", "opening", "plan_problem", "tool_specs", "with_title",
+    "ASK_USER", "COMPLETE_STEP", "SYSTEM_PROMPT", "Secrets", "opening", "plan_problem", "shown_context", "tool_specs",
+    "with_title",
 ]
 
 COMPLETE_STEP: Final = "complete_step"
@@ -78,8 +79,13 @@ def _wrapped(name: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def opening(step: Step, card: str, context: dict[str, Any]) -> str:
     """The first user message of a step: its card and its context as JSON, secrets as notes."""
-    shown = {k: _NOTE.format(key=k) if k in step.secret_keys else v for k, v in context.items()}
+    shown = shown_context(step, context)
     return f"{card}\n\n## Context (JSON)\n\n{json.dumps(shown, indent=2, default=str)}"
+
+
+def shown_context(step: Step, context: dict[str, Any]) -> dict[str, Any]:
+    """The step's context as an agent may see it: each secret replaced by a note naming its token."""
+    return {k: _NOTE.format(key=k) if k in step.secret_keys else v for k, v in context.items()}
 
 
 @dataclass(kw_only=True)
