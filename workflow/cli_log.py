@@ -11,6 +11,7 @@ from appwright.memory import EventKind, RunId, StepId
 
 from .cli import app
 from .cli_runs import _get_run, open_store
+from .run_log import run_log
 
 
 @app.command()
@@ -25,26 +26,16 @@ def log(
     if step:
         _one_step(store, record.run_id, StepId(step), as_json)
         return
-    steps = [_summary(store, record.run_id, s) for s in store.step_summaries(record.run_id)]
+    entries = run_log(store, record)
     if as_json:
-        typer.echo(json.dumps({"run_id": record.run_id, "status": record.status, "steps": steps}, indent=2, default=str))
+        typer.echo(json.dumps(entries, indent=2, default=str))
         return
+    steps = entries["steps"]
     typer.echo(f"run {record.run_id}: {record.status}")
     for s in steps:
         cost = f"${s['cost_usd_micros'] / 1e6:.2f}" if s["cost_usd_micros"] else "-"
         duration = f"{s['duration_ms']} ms" if s["duration_ms"] is not None else "-"
         typer.echo(f"  {s['step']:<14} {s['status']:<9} {duration:>9} {cost:>6}  {s['message'] or ''}")
-
-
-def _summary(store: Any, run_id: RunId, summary: Any) -> dict[str, Any]:
-    output = None
-    for event in store.events(run_id, summary.step_id):
-        if event.kind == EventKind.STEP_FINISHED:
-            output = event.data.get("output")
-    return {
-        "step": summary.step_id, "status": str(summary.status), "duration_ms": summary.duration_ms,
-        "cost_usd_micros": summary.cost_micros, "message": summary.user_message, "output": output,
-    }
 
 
 def _one_step(store: Any, run_id: RunId, step_id: StepId, as_json: bool) -> None:

@@ -28,6 +28,7 @@ from appwright.steps import STEPS, ActionFailed, Step
 from .engine import Engine, step_finished
 from .llm_tools import ASK_USER, Secrets, shown_context
 from .outside import OutsideAgent
+from .run_log import run_log
 from .settings import RunSettings, SettingsError, load_settings
 
 if TYPE_CHECKING:  # LangGraph and the paying client load only for the verbs that use them
@@ -271,19 +272,6 @@ class Desk:
             self._sandbox = EmbeddedSandbox(data_dir=self.sandbox_dir, url=url)
             self._sandbox_api = self._sandbox.start()
         return self._sandbox_api
-
-
-def run_log(store: MemoryStore, run: Run) -> dict[str, Any]:
-    """The run's step log as JSON: one entry per step with its status, cost and output."""
-    steps = []
-    for summary in store.step_summaries(run.run_id):
-        finished = [e for e in store.events(run.run_id, summary.step_id) if e.kind == EventKind.STEP_FINISHED]
-        steps.append({
-            "step": summary.step_id, "status": str(summary.status), "duration_ms": summary.duration_ms,
-            "cost_usd_micros": summary.cost_micros, "message": summary.user_message,
-            "output": finished[-1].data.get("output") if finished else None,
-        })
-    return {"run_id": run.run_id, "status": str(run.status), "steps": steps}
 
 
 def _outside(settings: RunSettings) -> RunSettings:
