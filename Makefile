@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test browser
+.PHONY: demo test install install-test browser tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Functions run on the machine's Node.js; the shell-agent test speaks JSON with jq.
+tools:
+	@command -v node >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs jq >/dev/null; }
+
 demo: install
 	$(BIN)/appwright build --blueprint todo --yes
 
-test: install-test browser
+test: install-test browser tools
 	$(BIN)/python -m pytest -q
