@@ -15,30 +15,25 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import postgrest
-from .context import api_caller, sandbox_of
+from . import postgrest, rest_read
+from .context import api_caller, bearer, sandbox_of
 from .db import as_role
 from .errors import ApiError
 from .idempotency import with_idempotency
 from .keys import Principal
 from .projects import Project, role_for
+from .rest_errors import rest_error
 
 router = APIRouter()
-
-_NOT_FOUND = {"42P01", "3F000"}
-_BAD_REQUEST_CLASSES = ("22", "23", "42")
-
 
 @router.get("/rest/v1/{table}")
 async def select(request: Request, table: str) -> Response:
     """Read rows: select=, filters, order=, limit, offset; Content-Range."""
-    caller = await _Caller.of(request, write=False)
-    query = _parse(lambda: postgrest.parse_read(_params(request)))
-    exact = _prefer(request).count == "exact"
-    sql, args = _parse(lambda: postgrest.build_select(caller.schema, table, query, exact_count=exact))
-    body, total, returned = await caller.run(table, sql, args)
-    headers = {"Content-Range": postgrest.content_range(query.offset, returned, total)}
-    return Response(body, media_type="application/json", headers=headers)
+    answer = await rest_read.read(
+        sandbox_of(request), table=table, query_string=request.scope["query_string"],
+        token=bearer(request), apikey=request.headers.get("apikey"), prefer=request.headers.get("prefer"),
+    )
+    return Response(answer.body, media_type="application/json", headers={"Content-Range": answer.content_range})
 
 
 @router.post("/rest/v1/{table}")
@@ -85,27 +80,15 @@ class _Caller:
     principal: Principal
     project: Project
     pool: asyncpg.Pool
-    read_pool: asyncpg.Pool
 
     @classmethod
     async def of(cls, request: Request, *, write: bool) -> _Caller:
         principal, project = await api_caller(request, write=write)
-        sandbox = sandbox_of(request)
-        return cls(principal=principal, project=project, pool=sandbox.pool, read_pool=sandbox.read_pool)
+        return cls(principal=principal, project=project, pool=sandbox_of(request).pool)
 
     @property
     def schema(self) -> str:
         return self.project.slot
-
-    async def run(self, table: str, sql: str, args: list[object]) -> asyncpg.Record:
-        """A read in one round trip (see `sandbox.rest_read`); reads take no arguments."""
-        role = role_for(self.project, self.principal.role)
-        claims = json.dumps(self.principal.claims())
-        async with self.read_pool.acquire() as conn:
-            try:
-                return await conn.fetchrow(_READ, role, self.schema, claims, sql)
-            except asyncpg.PostgresError as error:
-                raise _rest_error(error, table, self.principal.role) from None
 
     async def write(
         self, request: Request, table: str, sql: str, args: list[object], *, returning: bool, status: int,
@@ -121,33 +104,11 @@ class _Caller:
             async with as_role(conn, role=role, schema=self.schema, claims=self.principal.claims()):
                 return await conn.fetchrow(sql, *args)
         except asyncpg.PostgresError as error:
-            raise _rest_error(error, table, self.principal.role) from None
-
-
-_READ = "SELECT body, total, returned FROM sandbox.rest_read($1, $2, $3, $4)"
+            raise rest_error(error, table, self.principal.role) from None
 
 
 def _prefer(request: Request) -> postgrest.Prefer:
     return postgrest.parse_prefer(request.headers.get("prefer"))
-
-
-def _rest_error(error: asyncpg.PostgresError, table: str, role: str) -> ApiError:
-    state = error.sqlstate or ""
-    if state in _NOT_FOUND:
-        return ApiError(404, "table_not_found", f"no table {table!r} in this project",
-                        hint="create it with POST /admin/v1/projects/:id/sql; names are case-sensitive")
-    if state == "42501":
-        return ApiError(403, "permission_denied", f"this key may not do that on {table!r}: {error}",
-                        hint=_permission_hint(role))
-    if state.startswith(_BAD_REQUEST_CLASSES):
-        return ApiError(400, "bad_request", str(error), hint=getattr(error, "hint", None), sqlstate=state)
-    return ApiError(500, "database_error", str(error), sqlstate=state)
-
-
-def _permission_hint(role: str) -> str:
-    if role == "anon":
-        return "the anon key is read-only unless the table uses the public_read_write template; sign in and send the access token"
-    return "row-level security refused it: check the table's RLS template"
 
 
 def _written(row: asyncpg.Record, returning: bool, *, status: int) -> Response:

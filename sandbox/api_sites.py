@@ -320,7 +320,11 @@ class SiteHostMiddleware:
 
 def host_target(scope: Scope) -> tuple[str, str] | None:
     """("deployment", id) or ("subdomain", name) for a site host; None for the API."""
-    host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+    return site_of_host(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), ""))
+
+
+def site_of_host(host: str) -> tuple[str, str] | None:
+    """("deployment", id) or ("subdomain", name) for a `Host` header's value; None for the API."""
     host = host.lower().rstrip(".")
     if host.startswith("["):
         return None

@@ -26,6 +26,7 @@ from .errors import ApiError, api_error_handler
 from .fastpath import FastPath
 from .keys import KeyRing
 from .postgres import EmbeddedPostgres
+from .read_connections import ReadConnections
 
 __all__ = ["SandboxConfig", "create_app"]
 
@@ -87,17 +88,15 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
             pool = await asyncpg.create_pool(
                 dsn, min_size=2, max_size=32, init=_init_connection, reset=reset_session,
             )
-            # REST reads only ever SET LOCAL: their connections have nothing to reset, and
-            # never carry what admin SQL may leave on a connection of the main pool.
-            read_pool = await asyncpg.create_pool(
-                dsn, min_size=2, max_size=32, init=_init_connection, reset=_nothing_to_reset,
-                server_settings={"statement_timeout": "30000"},
-            )
+            # REST reads have connections of their own: they never carry what admin SQL
+            # may leave on a connection of the main pool.
+            reads = ReadConnections(dsn, server_settings={"statement_timeout": "30000"})
+            await reads.open()
             async with pool.acquire() as conn:
                 await control.migrate(conn)
                 secret = await control.jwt_secret(conn)
             app.state.sandbox = Sandbox(
-                pool=pool, read_pool=read_pool, keys=KeyRing(secret=secret), network=config.network,
+                pool=pool, reads=reads, keys=KeyRing(secret=secret), network=config.network,
                 limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s, dsn=dsn,
             )
             app.state.postgres = postgres
@@ -108,17 +107,13 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
                 flusher.cancel()
                 with suppress(asyncio.CancelledError):
                     await flusher
-                await read_pool.close()
+                await reads.close()
                 await pool.close()
         finally:
             if postgres is not None:
                 postgres.stop()
 
     return lifespan
-
-
-async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
-    return None
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -14,9 +14,11 @@ from starlette.requests import Request
 from .errors import ApiError
 from .keys import KeyRing, Principal
 from .projects import Project, ProjectCache
+from .read_connections import ReadConnections
+from .rest_plans import ReadPlans
 from .usage import Usage
 
-__all__ = ["Sandbox", "sandbox_of", "bearer", "admin_project", "api_caller", "RateLimiter", "json_body"]
+__all__ = ["Sandbox", "sandbox_of", "bearer", "bearer_token", "admin_project", "api_caller", "caller_of", "RateLimiter", "json_body"]
 
 
 class RateLimiter:
@@ -48,8 +50,8 @@ class Sandbox:
 
     pool: asyncpg.Pool
     """Superuser connections to the sandbox's database."""
-    read_pool: asyncpg.Pool
-    """Connections for REST reads only (no reset on release: they hold no session state)."""
+    reads: ReadConnections
+    """The connections REST reads run on."""
     keys: KeyRing
     """Issues and checks project keys and user tokens."""
     network: str = "eip155:84532"
@@ -62,6 +64,8 @@ class Sandbox:
     """One faucet grant per address per this many seconds."""
     usage: Usage = field(default_factory=Usage)
     """API calls per project against the tier's quota."""
+    read_plans: ReadPlans = field(default_factory=ReadPlans)
+    """REST reads' SQL by query string, built once."""
     dsn: str | None = None
     """The superuser DSN of the sandbox's database (pg_dump reads a schema to publish it)."""
 
@@ -77,8 +81,12 @@ def sandbox_of(request: Request) -> Sandbox:
 
 def bearer(request: Request) -> str | None:
     """The token of an `Authorization: Bearer` header."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    return bearer_token(request.headers.get("authorization"))
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization` header's value, if it is `Bearer <token>`."""
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
@@ -110,10 +118,13 @@ def _check_service(principal: Principal, project_id: str) -> None:
 
 async def api_caller(request: Request, *, write: bool) -> tuple[Principal, Project]:
     """Who calls a REST/auth/storage route (apikey header) and for which project."""
-    sandbox = sandbox_of(request)
+    return await caller_of(sandbox_of(request), token=bearer(request), apikey=request.headers.get("apikey"), write=write)
+
+
+async def caller_of(sandbox: Sandbox, *, token: str | None, apikey: str | None, write: bool) -> tuple[Principal, Project]:
+    """Who sends this bearer token and apikey, and for which project; counted against its limits."""
     # A user token in Authorization wins over the anon key in apikey, as in Supabase,
     # but both must belong to the same project.
-    token, apikey = bearer(request), request.headers.get("apikey")
     principal = sandbox.keys.resolve(token or apikey)
     if token and apikey and apikey != token and sandbox.keys.resolve(apikey).project_id != principal.project_id:
         raise ApiError(401, "project_mismatch", "the apikey and the Authorization token belong to different projects",

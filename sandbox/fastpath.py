@@ -2,11 +2,11 @@
 
 FastAPI's routing (nested routers, matched one by one), dependency solving and eight
 middleware layers cost more than the work itself for a small REST read or a paid call.
-This ASGI front answers two kinds of request with the very handler the full app routes
-them to, and hands everything else — browsers (an Origin header: CORS), site hosts,
-every other route — to the full app:
+This ASGI front answers two kinds of request itself, and hands everything else —
+browsers (an Origin header: CORS), site hosts, every other route — to the full app:
 
-* `GET /rest/v1/:table` (`api_rest.select`);
+* `GET /rest/v1/:table`, through `rest_read.read` as the app's route does, answered
+  with two plain ASGI messages;
 * `POST` on a paid route with a fixed path (`/v1/message`, `/v1/projects`,
   `/v1/deployments`): the handler is looked up in the routers once, in the order the
   full app matches them, so the front calls what FastAPI would have called.
@@ -16,7 +16,6 @@ An `ApiError` becomes the same JSON answer as in the full app.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -26,7 +25,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import api_rest, api_sites
+from . import api_sites, rest_read
+from .context import Sandbox, bearer_token
 from .errors import ApiError, error_response
 
 __all__ = ["FastPath", "DIRECT_POSTS"]
@@ -47,6 +47,13 @@ class FastPath:
         self._posts = direct_handlers(routers, DIRECT_POSTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            table = _plain_read(scope)
+            if table is not None:
+                headers = _headers(scope)
+                if b"origin" not in headers and api_sites.site_of_host(headers.get(b"host", "")) is None:
+                    await _read(self.app.state.sandbox, table, headers, scope, receive, send)  # type: ignore[attr-defined]
+                    return
         handler = self._handler(scope)
         if handler is None:
             await self.app(scope, receive, send)
@@ -61,13 +68,7 @@ class FastPath:
     def _handler(self, scope: Scope) -> Handler | None:
         if scope["type"] != "http":
             return None
-        handler: Handler | None = None
-        if scope["method"] == "POST":
-            handler = self._posts.get(scope["path"])
-        elif scope["method"] == "GET":
-            table = _plain_read(scope)
-            if table is not None:
-                handler = functools.partial(api_rest.select, table=table)
+        handler = self._posts.get(scope["path"]) if scope["method"] == "POST" else None
         if handler is None or not _server_side(scope):
             return None
         return handler
@@ -95,6 +96,38 @@ def direct_handlers(routers: Sequence[APIRouter], paths: Sequence[str]) -> dict[
         if endpoint is not None and list(inspect.signature(endpoint).parameters) == ["request"]:
             found[path] = endpoint
     return found
+
+
+async def _read(
+    sandbox: Sandbox, table: str, headers: dict[bytes, str], scope: Scope, receive: Receive, send: Send,
+) -> None:
+    """A REST read answered with two ASGI messages: no Request or Response objects."""
+    try:
+        answer = await rest_read.read(
+            sandbox, table=table, query_string=scope["query_string"], token=bearer_token(headers.get(b"authorization")),
+            apikey=headers.get(b"apikey"), prefer=headers.get(b"prefer"),
+        )
+    except ApiError as error:
+        await error_response(error)(scope, receive, send)
+        return
+    body = answer.body.encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"),
+        (b"content-range", answer.content_range.encode()),
+    ]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _headers(scope: Scope) -> dict[bytes, str]:
+    # Those a read looks at, in one pass; a repeated header counts once, as Starlette's `get` does.
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _READ_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+_READ_HEADERS = frozenset((b"authorization", b"apikey", b"prefer", b"origin", b"host"))
 
 
 def _server_side(scope: Scope) -> bool:

@@ -7,8 +7,10 @@ resolving it against another project's route is refused.
 
 from __future__ import annotations
 
-import time
+import functools
+import json
 import math
+import time
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
@@ -44,6 +46,11 @@ class Principal:
         if self.email:
             claims["email"] = self.email
         return claims
+
+    @functools.cached_property
+    def claims_json(self) -> str:
+        """`claims()` as JSON text, written once per principal (keys are resolved from a cache)."""
+        return json.dumps(self.claims())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,8 +15,10 @@ from typing import Any
 
 import uvicorn
 import uvloop
+from starlette.types import ASGIApp
 
 from .app import SandboxConfig, create_app
+from .http_protocol import OneWriteHttpToolsProtocol
 from .postgres import EmbeddedPostgres
 
 __all__ = ["SandboxServer", "serve_forever"]
@@ -72,9 +74,7 @@ class SandboxServer:
     def start(self, timeout: float = 60.0) -> str:
         """Start serving; return the API base once requests are answered."""
         self._sock = _bind(self.host, self.port)
-        uv_config = uvicorn.Config(create_app(self.config), log_level="warning", access_log=False,
-                                   lifespan="on", timeout_graceful_shutdown=5)
-        self._server = uvicorn.Server(uv_config)
+        self._server = uvicorn.Server(_uvicorn_config(create_app(self.config), timeout_graceful_shutdown=5))
         self._thread = threading.Thread(target=self._run, name="appwright-sandbox", daemon=True)
         self._thread.start()
         self._wait_started(timeout)
@@ -133,11 +133,15 @@ def serve_forever(
         if config.database_url is None:
             postgres = EmbeddedPostgres(data_dir=config.data_dir)
             config = replace(config, database_url=postgres.start())
-        uv_config = uvicorn.Config(create_app(config), log_level="warning", access_log=False, lifespan="on")
-        server = uvicorn.Server(uv_config)
+        server = uvicorn.Server(_uvicorn_config(create_app(config)))
         on_ready(f"http://{host}:{sock.getsockname()[1]}")
         _run(server.serve(sockets=[sock]))
     finally:
         sock.close()
         if postgres is not None:
             postgres.stop()
+
+
+def _uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                          http=OneWriteHttpToolsProtocol, **options)

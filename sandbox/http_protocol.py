@@ -1,0 +1,62 @@
+"""uvicorn's httptools protocol, sending each answer's head and body in one write.
+
+uvicorn writes an answer's status line and headers, then its body, as two separate
+writes: two system calls and, with TCP_NODELAY on, two packets, which the client
+reads with two wake-ups. For a small JSON answer those are a good part of what the
+answer costs. Here the transport collects what is written during one step of the
+event loop and sends it at the end of that step, in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["OneWriteHttpToolsProtocol"]
+
+
+class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """`HttpToolsProtocol` over a transport that joins the writes of one loop step."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
+        # uvloop's transports are not asyncio.Transport subclasses, but speak its methods.
+        super().connection_made(_JoinedWrites(transport))  # type: ignore[arg-type]
+
+
+class _JoinedWrites:
+    """A transport whose writes within one event-loop step go out as one."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def close(self) -> None:
+        self._flush()  # what was written before close() is sent first, as by the transport itself
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else (extra info, reading pauses, abort, is_closing) is the transport's own.
+        return getattr(self._transport, name)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending.clear()
+        if not self._transport.is_closing():
+            self._transport.write(data)

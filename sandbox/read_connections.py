@@ -1,0 +1,143 @@
+"""The connections REST reads run on: a fixed few, handed from one read to the next.
+
+asyncpg's `Pool` spends ~20 µs of Python on each checkout (a queue, a timeout, a
+shielded release), a tenth of a whole REST read. Reads need less than a pool gives:
+they leave no session state behind (their settings are LOCAL to the statement's own
+transaction, see `sandbox.rest_read`), so a connection goes straight back to the next
+waiting read. A connection whose query did not end in a Postgres error (cancelled, or
+broken) is never reused: it is closed and another one is opened in its place.
+
+A few connections serve a single worker's reads as fast as many would, and cost
+Postgres less: fewer backends to wake and switch between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+from contextlib import suppress
+
+import asyncpg
+
+__all__ = ["ReadConnections", "READ_CONNECTIONS"]
+
+READ_CONNECTIONS = 8
+"""How many connections a sandbox keeps for REST reads (see bench/README.md)."""
+
+
+class ReadConnections:
+    """`size` connections to one database, each running one read at a time."""
+
+    def __init__(self, dsn: str, *, size: int = READ_CONNECTIONS, server_settings: Mapping[str, str] = {}) -> None:
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        self._dsn = dsn
+        self._size = size
+        self._settings = dict(server_settings)
+        self._idle: list[asyncpg.Connection] = []
+        self._waiting: deque[asyncio.Future[asyncpg.Connection]] = deque()
+        self._opening: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def open(self) -> None:
+        """Open all the connections (a failure closes those already open)."""
+        try:
+            for conn in await asyncio.gather(*(self._connect() for _ in range(self._size))):
+                self._idle.append(conn)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
+        """Run one statement on a free connection and return its first row."""
+        conn = self._idle.pop() if self._idle else await self._wait()
+        try:
+            row = await conn.fetchrow(sql, *args)
+        except asyncpg.PostgresError:
+            # The server answered: the connection is ready for the next read, unless the
+            # answer was its end (the backend was shut down or killed).
+            self._replace(conn) if conn.is_closed() else self._give_back(conn)
+            raise
+        except BaseException:
+            self._replace(conn)
+            raise
+        self._give_back(conn)
+        return row
+
+    async def close(self) -> None:
+        """Close every connection; reads still waiting get an error."""
+        self._closed = True
+        for task in list(self._opening):
+            task.cancel()
+        self._fail_waiting(asyncpg.InterfaceError("the sandbox is stopping"))
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            with suppress(Exception):
+                await conn.close(timeout=2)
+
+    async def _connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self._dsn, server_settings=self._settings)
+
+    async def _wait(self) -> asyncpg.Connection:
+        if self._closed:
+            raise asyncpg.InterfaceError("the sandbox is stopping")
+        waiter: asyncio.Future[asyncpg.Connection] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Handed a connection just as this read was cancelled: pass it on.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._give_back(waiter.result())
+            raise
+
+    def _give_back(self, conn: asyncpg.Connection) -> None:
+        if self._closed:
+            conn.terminate()
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def _replace(self, conn: asyncpg.Connection) -> None:
+        task = asyncio.get_running_loop().create_task(self._close_and_reopen(conn))
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    async def _close_and_reopen(self, conn: asyncpg.Connection) -> None:
+        # A graceful close waits for Postgres to acknowledge the cancelled query (asyncpg
+        # sends the cancel request), so the backend does not run it on to its timeout.
+        try:
+            await conn.close(timeout=5)
+        except Exception:
+            conn.terminate()  # broken or silent: nothing more to wait for
+        except BaseException:
+            conn.terminate()
+            raise
+        if not self._closed:
+            await self._open_one()
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    async def _open_one(self) -> None:
+        delay = 0.05
+        while not self._closed:
+            try:
+                conn = await self._connect()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                # Postgres is restarting or gone: the reads waiting now fail at once, and
+                # the connection is tried again, more slowly, until it is back.
+                self._fail_waiting(error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            self._give_back(conn)
+            return
