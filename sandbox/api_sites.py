@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import mimetypes
 import secrets
 from dataclasses import dataclass
@@ -323,6 +324,7 @@ def host_target(scope: Scope) -> tuple[str, str] | None:
     return site_of_host(next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), ""))
 
 
+@functools.lru_cache(maxsize=1024)  # every request asks; a server sees few distinct hosts
 def site_of_host(host: str) -> tuple[str, str] | None:
     """("deployment", id) or ("subdomain", name) for a `Host` header's value; None for the API."""
     host = host.lower().rstrip(".")
