@@ -258,7 +258,7 @@ _CATEGORIES = (
     ("REST handler: key check (JWT decode, rate limiter, project cache)", ("api_caller",)),
     ("REST handler: PostgREST parse + SQL build", ("postgrest.py",)),
     ("response send (Starlette Response, middleware send wrappers, h11)", ("Response.__call__", "RequestResponseCycle.send")),
-    ("FastAPI/Starlette routing, middleware, dependency solving", ("FastAPI.__call__",)),
+    ("Starlette routing and middleware (the full app)", ("Starlette.__call__",)),
     ("HTTP parsing (h11 / httptools)", ("H11Protocol", "HttpToolsProtocol")),
     ("event loop: socket reads (Postgres and HTTP)", ("_read_ready",)),
     ("event loop: waiting in epoll", ("EpollSelector.select",)),

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,8 +21,9 @@ from .errors import ApiError
 from .idempotency import with_idempotency
 from .keys import Principal
 from .projects import Project, role_for
+from .routing import Router
 
-router = APIRouter()
+router = Router()
 
 _NOT_FOUND = {"42P01", "3F000"}
 _BAD_REQUEST_CLASSES = ("22", "23", "42")
