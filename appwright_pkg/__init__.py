@@ -9,7 +9,7 @@ The subpackages, each a top-level folder of the repository:
 - `appwright.platforms` — the Run402 client, the wallet and x402 payments
 - `appwright.sandbox` — a local Run402-compatible server over an embedded PostgreSQL
 
-Nothing is imported here, so that `appwright runs` does not pay for LangGraph or FastAPI.
+Nothing is imported here, so that `appwright runs` does not pay for LangGraph or the sandbox's server.
 """
 
 __version__ = "0.1.0"

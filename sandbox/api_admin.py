@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,8 +18,9 @@ from .errors import ApiError
 from .idempotency import with_idempotency
 from .projects import Project
 from .rls import TableRule, apply_template
+from .routing import Router
 
-router = APIRouter()
+router = Router()
 
 _MAX_SQL_BYTES = 1_000_000
 

@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,10 +39,11 @@ from .altatech_store import (
 )
 from .context import sandbox_of
 from .idempotency import with_idempotency
+from .routing import Router
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = Router()
 _log: Final = logging.getLogger("appwright.sandbox.altatech")
 Handler = Callable[[Request], Awaitable[Response]]
 

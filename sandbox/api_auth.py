@@ -20,17 +20,17 @@ from typing import Any
 import asyncpg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .context import api_caller, bearer, json_body, sandbox_of
 from .errors import ApiError
 from .keys import ACCESS_TOKEN_TTL, Principal
+from .routing import Router
 
 __all__ = ["router", "REFRESH_TOKEN_TTL_DAYS", "MIN_PASSWORD_LENGTH"]
 
-router = APIRouter()
+router = Router()
 
 REFRESH_TOKEN_TTL_DAYS = 30
 MIN_PASSWORD_LENGTH = 6

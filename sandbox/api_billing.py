@@ -16,7 +16,6 @@ import secrets
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -25,11 +24,12 @@ from .context import json_body, sandbox_of
 from .errors import ApiError
 from .idempotency import with_idempotency
 from .paid import Charge, PaidResult, run_paid
+from .routing import Router
 from .tiers import MESSAGE_PRICE
 
 __all__ = ["router", "FAUCET_MICROS", "MAX_MESSAGE_CHARS"]
 
-router = APIRouter()
+router = Router()
 
 FAUCET_MICROS = 250_000
 """What one faucet grant credits: 0.25 testnet USDC."""

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,9 +31,10 @@ from .functions import FunctionSpec, check_functions, check_limit, function_url,
 from .paid import Charge, PaidResult, run_paid
 from .project_secrets import SecretValue, parse_secrets, store_secrets
 from .projects import create_project
+from .routing import Router
 from .tiers import Tier, get_tier
 
-router = APIRouter()
+router = Router()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,9 +20,10 @@ from .errors import ApiError
 from .functions import check_functions, check_limit, function_url, parse_function, store_functions, FunctionSpec
 from .functions_runtime import Invocation, run_function
 from .project_secrets import secret_env
+from .routing import Router
 from .tiers import get_tier
 
-router = APIRouter()
+router = Router()
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
 """A call's body, as Lambda allows."""

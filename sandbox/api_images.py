@@ -11,7 +11,6 @@ import base64
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,11 +20,12 @@ from .context import json_body, sandbox_of
 from .errors import ApiError
 from .images import ASPECTS, placeholder_png
 from .paid import Charge, PaidResult, run_paid
+from .routing import Router
 from .tiers import IMAGE_PRICE
 
 __all__ = ["router", "MAX_PROMPT_CHARS", "PLACEHOLDER_NOTE"]
 
-router = APIRouter()
+router = Router()
 
 MAX_PROMPT_CHARS = 1000
 PLACEHOLDER_NOTE = (

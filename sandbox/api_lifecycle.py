@@ -8,19 +8,19 @@ so that an agent can see why its writes are refused and what renewing would rest
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .context import bearer, sandbox_of
 from .db import own_sql_only
 from .errors import ApiError
+from .routing import Router
 from .storage import storage_used
 from .tiers import GRACE, get_tier
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/admin/v1/projects/{project_id}/usage")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -14,9 +13,10 @@ from .context import admin_project, json_body, sandbox_of
 from .errors import ApiError
 from .paid import Charge, PaidResult, run_paid
 from .projects import create_project, drop_project
+from .routing import Router
 from .tiers import TIERS, Tier, get_tier
 
-router = APIRouter()
+router = Router()
 
 
 @router.post("/v1/projects/quote")

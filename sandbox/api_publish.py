@@ -18,7 +18,6 @@ import secrets
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -32,10 +31,11 @@ from .functions import FunctionSpec, check_limit, function_url, store_functions
 from .paid import Charge, PaidResult, run_paid
 from .project_secrets import check_key, parse_secrets, store_secrets
 from .projects import create_project
+from .routing import Router
 from .tiers import get_tier
 from .versions import dump_schema, readiness, replay_schema
 
-router = APIRouter()
+router = Router()
 
 _SUMMARY = ("id, project_id, name, description, visibility, fork_allowed, tables, functions, secret_names, "
             "required_secrets, created_at, (SELECT count(*) FROM sandbox.app_version_files f "

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,8 +22,9 @@ from .idempotency import with_idempotency
 from .keys import Principal
 from .projects import Project, role_for
 from .rest_errors import rest_error
+from .routing import Router
 
-router = APIRouter()
+router = Router()
 
 @router.get("/rest/v1/{table}")
 async def select(request: Request, table: str) -> Response:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from .context import admin_project, json_body, sandbox_of
 from .errors import ApiError
 from .project_secrets import check_key, parse_secret, parse_secrets, store_secrets
+from .routing import Router
 from .versions import readiness
 
-router = APIRouter()
+router = Router()
 
 
 @router.post("/admin/v1/projects/{project_id}/secrets")

@@ -25,7 +25,6 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,6 +33,7 @@ from . import x402
 from .context import Sandbox, json_body, sandbox_of
 from .errors import ApiError, error_response
 from .paid import Charge, PaidResult, run_paid
+from .routing import Router
 from .tiers import DEPLOYMENT_PRICE
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "content_type_for", "site_url", "subdomain_url",
 ]
 
-router = APIRouter()
+router = Router()
 
 MAX_SITE_BYTES = 50 * 1024 * 1024
 """Total decoded size of one deployment's files, as the seed allows."""
@@ -256,7 +256,7 @@ def _deployment_json(request: Request, deployment_id: str, spec: _DeploymentRequ
 # --- serving --------------------------------------------------------------------------
 
 
-@router.api_route("/sites/{deployment_id}", methods=["GET", "HEAD"], include_in_schema=False)
+@router.api_route("/sites/{deployment_id}", methods=["GET", "HEAD"])
 async def site_root(deployment_id: str) -> Response:
     """`/sites/<id>` → `/sites/<id>/`, so that relative links resolve inside the site."""
     return RedirectResponse(f"/sites/{deployment_id}/", status_code=308)

@@ -12,7 +12,6 @@ import datetime as dt
 import time
 from urllib.parse import quote
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -21,9 +20,10 @@ from .context import api_caller, json_body, sandbox_of
 from .db import own_sql_only
 from .errors import ApiError
 from .projects import Project
+from .routing import Router
 from .storage import ObjectName, object_name
 
-router = APIRouter()
+router = Router()
 
 _PREFIX = "/storage/v1/object"
 

@@ -12,7 +12,6 @@ import re
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -20,10 +19,11 @@ from .api_sites import RESERVED_SUBDOMAINS, site_url, subdomain_url
 from .context import bearer, json_body, sandbox_of
 from .errors import ApiError
 from .projects import Project
+from .routing import Router
 
 __all__ = ["router", "validate_subdomain"]
 
-router = APIRouter()
+router = Router()
 
 _ALLOWED = re.compile(r"^[a-z0-9-]+$")
 _COLUMNS = "name, deployment_id, project_id, created_at, updated_at"

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
@@ -22,7 +24,7 @@ from . import (
 from . import api_bundle, api_functions, api_publish, api_secrets
 from .context import RateLimiter, Sandbox
 from .db import reset_session
-from .errors import ApiError, api_error_handler
+from .errors import ApiError, api_error_handler, http_error_handler
 from .fastpath import FastPath
 from .keys import KeyRing
 from .postgres import EmbeddedPostgres
@@ -60,24 +62,31 @@ def create_app(config: SandboxConfig) -> ASGIApp:
     return FastPath(create_full_app(config), [module.router for module in _ROUTERS])
 
 
-def create_full_app(config: SandboxConfig) -> FastAPI:
-    """A sandbox app; its lifespan starts Postgres (unless given one) and the pool."""
-    app = FastAPI(title="appwright sandbox", lifespan=_lifespan(config), docs_url=None, redoc_url=None)
-    app.add_exception_handler(ApiError, api_error_handler)
-    app.add_middleware(
-        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-        expose_headers=["Content-Range", "PAYMENT-REQUIRED", "PAYMENT-RESPONSE"], max_age=600,
+def create_full_app(config: SandboxConfig) -> Starlette:
+    """A sandbox app; its lifespan starts Postgres (unless given one) and the pool.
+
+    Unknown routes and wrong methods answer in the sandbox's error shape, like every
+    other error; a path with a trailing slash too many (or too few) is redirected, as
+    Starlette's router does by default.
+    """
+    return Starlette(
+        routes=[route for module in _ROUTERS for route in module.router.routes],
+        middleware=[
+            # Outermost: a site Host (<dpl_id>.sites.localhost, <name>.localhost) never reaches the API.
+            Middleware(api_sites.SiteHostMiddleware),
+            Middleware(
+                CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+                expose_headers=["Content-Range", "PAYMENT-REQUIRED", "PAYMENT-RESPONSE"], max_age=600,
+            ),
+        ],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        lifespan=_lifespan(config),
     )
-    # Outermost: a site Host (<dpl_id>.sites.localhost, <name>.localhost) never reaches the API.
-    app.add_middleware(api_sites.SiteHostMiddleware)
-    for module in _ROUTERS:
-        app.include_router(module.router)
-    return app
 
 
 def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         postgres = None
         dsn = config.database_url
         if dsn is None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-__all__ = ["ApiError", "error_response", "api_error_handler"]
+__all__ = ["ApiError", "error_response", "api_error_handler", "http_error_handler"]
 
 
 class ApiError(Exception):
@@ -53,3 +54,36 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette exception handler for `ApiError`."""
     assert isinstance(exc, ApiError)
     return error_response(exc)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""How an Allow header lists methods (Starlette keeps them in a set: any order)."""
+
+
+async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette exception handler for its own `HTTPException`s, in the sandbox's shape.
+
+    The router raises them for an unknown route (404) and a method the route does not
+    take (405, with its Allow header); an agent gets a code and a hint for these too.
+    """
+    assert isinstance(exc, HTTPException)
+    return error_response(_routing_error(request, exc))
+
+
+def _routing_error(request: Request, exc: HTTPException) -> ApiError:
+    method, path = request.method, request.url.path
+    if exc.status_code == 404:
+        return ApiError(404, "route_not_found", f"no route {method} {path}",
+                        hint="check the method and the path (and the API base): e.g. POST /v1/projects, "
+                             "GET /rest/v1/:table, POST /admin/v1/projects/:id/sql")
+    if exc.status_code == 405:
+        allowed = _allowed(exc.headers.get("Allow", "") if exc.headers else "")
+        return ApiError(405, "method_not_allowed", f"{path} takes {allowed}, not {method}",
+                        hint=f"send {' or '.join(allowed.split(', '))}", headers={"Allow": allowed})
+    return ApiError(exc.status_code, "http_error", exc.detail, headers=dict(exc.headers or {}))
+
+
+def _allowed(header: str) -> str:
+    methods = [m.strip() for m in header.split(",") if m.strip()]
+    rank = {method: index for index, method in enumerate(_METHOD_ORDER)}
+    return ", ".join(sorted(methods, key=lambda m: (rank.get(m, len(rank)), m)))

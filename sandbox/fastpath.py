@@ -1,15 +1,17 @@
 """A short way in for the hottest routes, from a server-side client.
 
-FastAPI's routing (nested routers, matched one by one), dependency solving and eight
-middleware layers cost more than the work itself for a small REST read or a paid call.
-This ASGI front answers two kinds of request itself, and hands everything else —
-browsers (an Origin header: CORS), site hosts, every other route — to the full app:
+The full app's routing (its routes tried one by one) and its middleware layers (server
+errors, site hosts, CORS, exceptions) stand between a request and its handler; for a
+small REST read or a paid call they cost more than the work itself (measured when the
+app was FastAPI, see bench/README.md). This ASGI front answers two kinds of request
+itself, and hands everything else — browsers (an Origin header: CORS), site hosts,
+every other route — to the full app:
 
 * `GET /rest/v1/:table`, through `rest_read.read` as the app's route does, answered
   with two plain ASGI messages;
 * `POST` on a paid route with a fixed path (`/v1/message`, `/v1/projects`,
   `/v1/deployments`): the handler is looked up in the routers once, in the order the
-  full app matches them, so the front calls what FastAPI would have called.
+  full app matches them, so the front calls what the full app would have called.
 
 An `ApiError` becomes the same JSON answer as in the full app.
 """
@@ -19,7 +21,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import api_sites, rest_read
 from .context import Sandbox, bearer_token
 from .errors import ApiError, error_response
+from .routing import Router
 
 __all__ = ["FastPath", "DIRECT_POSTS"]
 
@@ -42,7 +44,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 class FastPath:
     """An ASGI app in front of the sandbox app."""
 
-    def __init__(self, app: ASGIApp, routers: Sequence[APIRouter]) -> None:
+    def __init__(self, app: ASGIApp, routers: Sequence[Router]) -> None:
         self.app = app
         self._posts = direct_handlers(routers, DIRECT_POSTS)
 
@@ -74,11 +76,11 @@ class FastPath:
         return handler
 
 
-def direct_handlers(routers: Sequence[APIRouter], paths: Sequence[str]) -> dict[str, Handler]:
+def direct_handlers(routers: Sequence[Router], paths: Sequence[str]) -> dict[str, Handler]:
     """For each path, the handler of the first route of `routers` that a POST to it matches.
 
-    Only a handler that takes the request alone is kept: one with path or body
-    parameters needs FastAPI to call it.
+    Only a handler that takes the request alone is kept: one with path parameters needs
+    the route to call it.
     """
     found: dict[str, Handler] = {}
     for path in paths:
@@ -92,9 +94,8 @@ def direct_handlers(routers: Sequence[APIRouter], paths: Sequence[str]) -> dict[
             ),
             None,
         )
-        endpoint = getattr(route, "endpoint", None)
-        if endpoint is not None and list(inspect.signature(endpoint).parameters) == ["request"]:
-            found[path] = endpoint
+        if route is not None and list(inspect.signature(route.handler).parameters) == ["request"]:
+            found[path] = route.handler
     return found
 
 

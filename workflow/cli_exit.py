@@ -9,8 +9,8 @@ what that teardown does that matters:
   closing the last one checkpoints the WAL into the database file and removes the
   `-wal` file, as the connection's deallocation would have;
 * flushes every file object still open for writing;
-* runs the `atexit` handlers (logging's flush, multiprocessing's, FastAPI telemetry's,
-  anything a library registered);
+* runs the `atexit` handlers (logging's flush, multiprocessing's, anything a library
+  registered);
 * flushes stdout and stderr.
 
 It does nothing (the caller then exits the ordinary way) when another non-daemon

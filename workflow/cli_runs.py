@@ -165,7 +165,7 @@ def answer(run: Annotated[str, typer.Argument(help="The run id.")],
 
 
 def _embedded(url: str | None = None) -> EmbeddedSandbox:
-    # The sandbox (FastAPI, uvicorn) is imported only by the runs that start one.
+    # The sandbox (Starlette, uvicorn, asyncpg) is imported only by the runs that start one.
     from .embedded import EmbeddedSandbox
 
     return EmbeddedSandbox(data_dir=appwright_home() / "sandbox", url=url)

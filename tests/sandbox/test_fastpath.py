@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import httpx
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from appwright.sandbox import api_billing, api_projects, api_sites
 from appwright.sandbox.app import _ROUTERS
 from appwright.sandbox.fastpath import DIRECT_POSTS, direct_handlers
+from appwright.sandbox.routing import Router
 
 
 def test_every_direct_post_has_the_handler_the_app_routes_to() -> None:
@@ -22,7 +22,7 @@ def test_every_direct_post_has_the_handler_the_app_routes_to() -> None:
 
 
 def test_the_first_matching_route_wins_and_only_request_only_handlers_are_kept() -> None:
-    first, second = APIRouter(), APIRouter()
+    first, second = Router(), Router()
 
     @first.post("/v1/{anything}")
     async def catch_all(request: Request, anything: str) -> Response:
