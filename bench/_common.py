@@ -340,6 +340,11 @@ def pg_dsn(data_dir: Path) -> str:
     return f"postgresql://appwright:{password}@127.0.0.1:{port}/postgres"
 
 
+def postmaster_pid(data_dir: Path) -> int:
+    """The pid of the sandbox's embedded Postgres server (its postmaster)."""
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+
+
 def pg_password_port(data_dir: Path) -> tuple[str, int]:
     password = (data_dir / "pg-password").read_text().strip()
     port = int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[3])
