@@ -83,5 +83,8 @@ def main() -> None:
     exit_now(0)
 
 
-# The commands live in their own modules; importing them registers them on `app`.
+# The commands live in their own modules; importing them registers them on `app`. They
+# import only typer and the light standard library at their top: each command loads the
+# rest of what it uses when it runs, so that `appwright sandbox` starts fast
+# (tests/workflow/test_cli_imports.py keeps it so).
 from . import cli_agent, cli_log, cli_mcp, cli_projects, cli_runs  # noqa: E402,F401

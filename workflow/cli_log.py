@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from appwright.memory import EventKind, RunId, StepId
-
 from .cli import app
 from .cli_runs import _get_run, open_store
-from .run_log import run_log
+
+# The memory store (sqlite-utils) loads only when `log` runs: `import appwright.workflow.cli` stays light.
+if TYPE_CHECKING:
+    from appwright.memory import RunId, StepId
 
 
 @app.command()
@@ -21,6 +22,10 @@ def log(
     step: Annotated[str | None, typer.Option(help="Show one step: its card, actions and output.")] = None,
 ) -> None:
     """The step log: each step's status, duration, cost and what the user was told."""
+    from appwright.memory import StepId
+
+    from .run_log import run_log
+
     store = open_store()
     record = _get_run(store, run)
     if step:
@@ -39,6 +44,8 @@ def log(
 
 
 def _one_step(store: Any, run_id: RunId, step_id: StepId, as_json: bool) -> None:
+    from appwright.memory import EventKind
+
     events = store.events(run_id, step_id)
     if not events:
         typer.echo(f"error: run {run_id} has no step {step_id!r}", err=True)

@@ -12,7 +12,6 @@ SQL the platform would block, a malformed REST query, no wallet to renew with).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,12 +21,12 @@ from urllib.parse import parse_qsl
 
 import typer
 
-from appwright.memory import StepId
-
 from .cli import app
 from .cli_runs import open_store
 
-if TYPE_CHECKING:  # the client (httpx, x402, eth-account) loads only for the verbs that call the API
+# The memory store (sqlite-utils) loads only when a verb runs, the client (httpx, x402,
+# eth-account) only for the verbs that call the API: `import appwright.workflow.cli` stays light.
+if TYPE_CHECKING:
     from appwright.platforms.run402 import Run402
 
 __all__ = ["projects_app"]
@@ -182,6 +181,8 @@ def _public(known: Known) -> dict[str, Any]:
 
 
 def _remember(known: Known, facts: dict[str, Any]) -> None:
+    from appwright.memory import StepId
+
     with open_store() as store:
         store.put_facts(known.run_id, StepId("provision"), facts)
 
@@ -194,6 +195,8 @@ def _client(api: str, account: Any = None, cap_micros: int = 100_000) -> Run402:
 
 def _call(known: Known, api: str | None, work: Callable[[Run402], Awaitable[T]]) -> T:
     """Run `work` with a client of the project's API; a refusal exits 2 (SQL) or 1 (the backend's)."""
+    import asyncio
+
     from appwright.platforms.run402 import PaymentError, Run402Error, SqlRefused
 
     async def go() -> T:

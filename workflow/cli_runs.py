@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from appwright.memory import MemoryStore, RunBusy, RunExists, RunId, StoreError, UnknownRun
-
 from .cli import app, appwright_home
 
-if TYPE_CHECKING:  # the engine, the sandbox and LangGraph load only for the commands that run them
+# The memory store (sqlite-utils), the engine, the sandbox and LangGraph load only for
+# the commands that use them: `appwright sandbox` and `--help` never pay for them.
+if TYPE_CHECKING:
+    from appwright.memory import MemoryStore, RunId
+
     from .embedded import EmbeddedSandbox
     from .runner import Outcome, Runner
 
@@ -22,6 +24,8 @@ __all__ = ["open_store"]
 
 def open_store() -> MemoryStore:
     """The memory store under APPWRIGHT_HOME."""
+    from appwright.memory import MemoryStore, StoreError
+
     home = appwright_home()
     home.mkdir(parents=True, exist_ok=True)
     try:
@@ -62,6 +66,8 @@ def build(
 ) -> None:
     """Build and deploy an app from a blueprint, or from an idea with an LLM, step by step, checkpointed."""
     from dataclasses import replace
+
+    from appwright.memory import RunExists
 
     from .blueprint import BlueprintError
     from .runner import RunSettings, SettingsError
@@ -144,6 +150,8 @@ def answer(run: Annotated[str, typer.Argument(help="The run id.")],
     runner = _runner(store)
     settings = runner.settings(record.run_id)
     if settings.agent == "outside":  # the outside agent reads the answer with its next step
+        from appwright.memory import RunBusy
+
         from .desk import Desk, DeskError
 
         try:
@@ -181,6 +189,8 @@ def _runner(store: MemoryStore) -> Runner:
 
 def _drive(runner: Runner, run_id: RunId, *, answer: str | None = None, api: str | None = None) -> None:
     """Run until done; in a terminal, ask the user each question the run waits on."""
+    from appwright.memory import RunBusy
+
     try:
         outcome = runner.run(run_id, answer=answer, api=api)
         while outcome.question is not None and sys.stdin.isatty():
@@ -231,6 +241,8 @@ def _serve_until_ctrl_c(sandbox: EmbeddedSandbox | None, no_serve: bool) -> None
 
 
 def _get_run(store: MemoryStore, run: str) -> Any:
+    from appwright.memory import RunId, UnknownRun
+
     try:
         return store.get_run(RunId(run))
     except UnknownRun as error:

@@ -13,16 +13,16 @@ says so and still shows the address.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from appwright.platforms.wallet import Wallet, WalletError, create_wallet, load_wallet, mark_funded, wallet_path
-
-if TYPE_CHECKING:  # the client (eth-account, x402) loads only for status and fund
+# The wallet (coincurve, pycryptodome) loads only when a wallet command runs, the client
+# (eth-account, x402) only for status and fund: `import appwright.workflow.cli` stays light.
+if TYPE_CHECKING:
     from appwright.platforms.run402 import ApiBase, BillingAccount, FaucetGrant, RateLimited
+    from appwright.platforms.wallet import Wallet
 
 __all__ = ["wallet_app"]
 
@@ -42,6 +42,8 @@ _TIMEOUT_S = 10.0
 @wallet_app.command()
 def create() -> None:
     """Generate a new wallet; refuses, leaving it untouched, if one exists."""
+    from appwright.platforms.wallet import WalletError, create_wallet
+
     try:
         wallet = create_wallet()
     except WalletError as error:
@@ -54,6 +56,8 @@ def create() -> None:
 @wallet_app.command()
 def status(api: ApiOption = None) -> None:
     """Show the wallet's address, network and balance."""
+    import asyncio
+
     from appwright.platforms.run402 import Run402Error
 
     wallet = _wallet()
@@ -75,7 +79,10 @@ def status(api: ApiOption = None) -> None:
 @wallet_app.command()
 def fund(api: ApiOption = None) -> None:
     """Ask the faucet for testnet USDC (0.25 per address per 24 h)."""
+    import asyncio
+
     from appwright.platforms.run402 import RateLimited, Run402Error
+    from appwright.platforms.wallet import mark_funded
 
     wallet = _wallet()
     base = _base(api)
@@ -102,6 +109,8 @@ def export() -> None:
 
 
 def _wallet() -> Wallet:
+    from appwright.platforms.wallet import WalletError, load_wallet, wallet_path
+
     try:
         wallet = load_wallet()
     except WalletError as error:
