@@ -43,14 +43,16 @@ _STATUS: Final = {40000: 400, 40008: 429, 40127: 401, 40353: 403, 403100: 400, 4
 class AltaError(Exception):
     """An AltaTech error answer: `{code, message}` with the code's HTTP status."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        # The code's HTTP status, unless the HTTP layer knows a more exact one (413).
+        self.status = status if status is not None else _STATUS.get(code, 400)
 
     def response(self) -> JSONResponse:
         """The JSON answer."""
-        return JSONResponse({"code": self.code, "message": self.message}, status_code=_STATUS.get(self.code, 400))
+        return JSONResponse({"code": self.code, "message": self.message}, status_code=self.status)
 
 
 def ok(data: Any, status: int = 200) -> JSONResponse:

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 if TYPE_CHECKING:
     from appwright.platforms import sqlgate
 
+from .bodies import read_body
 from .context import admin_project, json_body, sandbox_of
 from .db import as_role, jsonable
 from .errors import ApiError
@@ -22,15 +23,15 @@ from .routing import Router
 
 router = Router()
 
-_MAX_SQL_BYTES = 1_000_000
+MAX_SQL_BYTES = 1_000_000
+"""One SQL call's text: far more than any migration the steps write, while its parse stays quick."""
 
 
 @router.post("/admin/v1/projects/{project_id}/sql")
 async def run_sql(request: Request, project_id: str) -> Response:
     """Run SQL in the project's schema as the project's own role."""
-    raw = await request.body()
-    if len(raw) > _MAX_SQL_BYTES:
-        raise ApiError(413, "sql_too_large", "the SQL text is larger than 1 MB")
+    raw = await read_body(request, limit=MAX_SQL_BYTES, what="the SQL text",
+                          hint="split the SQL into several calls of at most 1 MB (e.g. one per migration)")
     sql = raw.decode("utf-8", errors="replace")
     project = await admin_project(request, project_id, write=False)
     # Parsing a large text takes a while: keep it off the event loop.

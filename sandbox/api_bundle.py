@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import x402
-from .api_sites import SiteFile, _check_body_size, _parse_files, site_url, subdomain_url
+from .api_sites import SiteFile, _parse_files, deployment_body, site_url, subdomain_url
 from .api_subdomains import validate_subdomain
-from .context import json_body, sandbox_of
+from .context import sandbox_of
 from .deploy_parts import (
     RlsRequest, apply_rls, claim_subdomain, forget_session, gate_sql, parse_rls, run_migrations, store_site,
 )
@@ -55,8 +55,7 @@ async def deploy_bundle(request: Request, tier: str) -> Response:
     """Create a project and deploy a whole app into it, atomically (x402)."""
     sandbox = sandbox_of(request)
     the_tier = get_tier(tier)
-    _check_body_size(request)
-    manifest = await _manifest(await json_body(request), the_tier)
+    manifest = await _manifest(await deployment_body(request), the_tier)
 
     async def work(conn: asyncpg.Connection, payment: x402.VerifiedPayment) -> PaidResult:
         project = await create_project(conn, name=manifest.name, tier=the_tier, wallet=payment.payer.lower())

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .bodies import read_body
 from .context import admin_project, api_caller, json_body, sandbox_of
 from .errors import ApiError
 from .functions import check_functions, check_limit, function_url, parse_function, store_functions, FunctionSpec
@@ -26,7 +27,7 @@ from .tiers import get_tier
 router = Router()
 
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
-"""A call's body, as Lambda allows."""
+"""A call's body, as Lambda allows (6 MB synchronous payloads); the seed's functions are Lambda."""
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"})
 
 
@@ -124,10 +125,5 @@ async def invoke(request: Request, name: str, rest: str = "") -> Response:
 
 
 async def _body(request: Request) -> bytes:
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_REQUEST_BYTES:
-        raise ApiError(413, "payload_too_large", f"a function call's body may be at most {MAX_REQUEST_BYTES} bytes")
-    body = await request.body()
-    if len(body) > MAX_REQUEST_BYTES:
-        raise ApiError(413, "payload_too_large", f"a function call's body may be at most {MAX_REQUEST_BYTES} bytes")
-    return body
+    return await read_body(request, limit=MAX_REQUEST_BYTES, what="a function call's body",
+                           hint="send a smaller payload: put large data in storage and pass its path")

@@ -37,8 +37,8 @@ from .routing import Router
 from .tiers import DEPLOYMENT_PRICE
 
 __all__ = [
-    "router", "SiteHostMiddleware", "SiteFile", "MAX_SITE_BYTES", "RESERVED_SUBDOMAINS",
-    "content_type_for", "site_url", "subdomain_url",
+    "router", "SiteHostMiddleware", "SiteFile", "MAX_SITE_BYTES", "MAX_DEPLOY_BODY_BYTES", "RESERVED_SUBDOMAINS",
+    "content_type_for", "deployment_body", "site_url", "subdomain_url",
 ]
 
 router = Router()
@@ -47,7 +47,9 @@ MAX_SITE_BYTES = 50 * 1024 * 1024
 """Total decoded size of one deployment's files, as the seed allows."""
 MAX_FILES = 10_000
 MAX_PATH_CHARS = 1024
-_MAX_BODY_BYTES = 100 * 1024 * 1024  # 50 MB of base64 plus JSON overhead, with room
+MAX_DEPLOY_BODY_BYTES = 100 * 1024 * 1024
+"""The body of a deployment or a bundle deploy: the site's 50 MB grow by a third as base64
+(67 MB); the rest is room for JSON escaping, and a bundle's migrations, secrets and functions."""
 RESERVED_SUBDOMAINS = frozenset({"api", "www", "admin", "sites", "mail", "ftp", "cdn", "static"})
 """Names no project may claim; their hosts reach the API."""
 
@@ -112,8 +114,7 @@ def subdomain_url(request: Request, name: str) -> str:
 async def create_deployment(request: Request) -> Response:
     """Deploy a static site to a project (x402, $0.05)."""
     sandbox = sandbox_of(request)
-    _check_body_size(request)
-    spec = _parse_deployment(await json_body(request))
+    spec = _parse_deployment(await deployment_body(request))
     project = await sandbox.project(spec.project_id)
     project.check_access(write=True)
 
@@ -126,11 +127,11 @@ async def create_deployment(request: Request) -> Response:
     return await run_paid(request, sandbox.pool, charge, work, network=sandbox.network)
 
 
-def _check_body_size(request: Request) -> None:
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > _MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", f"the request body is {int(length)} bytes",
-                       hint=f"a site may hold at most {MAX_SITE_BYTES // (1024 * 1024)} MB of files")
+async def deployment_body(request: Request) -> dict[str, Any]:
+    """The JSON body of a deployment or a bundle deploy; one over `MAX_DEPLOY_BODY_BYTES` is a 413."""
+    return await json_body(request, limit=MAX_DEPLOY_BODY_BYTES, what="a deployment's body",
+                           hint=f"a site may hold at most {MAX_SITE_BYTES // (1024 * 1024)} MB of files: "
+                                "leave large media out of the site and upload it to storage")
 
 
 def _parse_deployment(body: dict[str, Any]) -> _DeploymentRequest:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import storage
+from .bodies import read_body
 from .context import api_caller, json_body, sandbox_of
 from .db import own_sql_only
 from .errors import ApiError
@@ -26,6 +27,8 @@ from .storage import ObjectName, object_name
 router = Router()
 
 _PREFIX = "/storage/v1/object"
+_SPLIT_HINT = (f"upload files of at most {storage.MAX_OBJECT_BYTES // 2**20} MiB: split a larger one into parts "
+               "(e.g. video.part1, video.part2) and join them after download")
 
 
 @router.get(_PREFIX + "/list/{bucket}")
@@ -87,12 +90,8 @@ async def upload(request: Request, bucket: str, path: str) -> JSONResponse:
     """Store the body as the object (replacing one of that name), any content type."""
     name = object_name(bucket, path)
     _, project = await api_caller(request, write=True)
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > storage.MAX_OBJECT_BYTES:
-        raise _too_large()
-    content = await request.body()
-    if len(content) > storage.MAX_OBJECT_BYTES:
-        raise _too_large()
+    # One object over the cap is a 413 here, read no further; over the tier's quota, a 402 below.
+    content = await read_body(request, limit=storage.MAX_OBJECT_BYTES, what="a storage object", hint=_SPLIT_HINT)
     kind = request.headers.get("content-type") or "application/octet-stream"
     with own_sql_only():
         async with sandbox_of(request).pool.acquire() as conn:
@@ -172,7 +171,3 @@ def _url_path(name: ObjectName) -> str:
 def _not_found(name: ObjectName) -> ApiError:
     return ApiError(404, "object_not_found", f"no object {name.path!r} in bucket {name.bucket!r}",
                     hint=f"list the bucket: GET /storage/v1/object/list/{name.bucket}")
-
-
-def _too_large() -> ApiError:
-    return ApiError(413, "object_too_large", f"an object may be at most {storage.MAX_OBJECT_BYTES // 2**20} MB")

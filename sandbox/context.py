@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 from starlette.requests import Request
 
+from .bodies import JSON_BODY_BYTES, read_body
 from .errors import ApiError
 from .keys import KeyRing, Principal
 from .projects import Project, ProjectCache
@@ -136,9 +137,14 @@ async def caller_of(sandbox: Sandbox, *, token: str | None, apikey: str | None, 
     return principal, project
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body ({} when empty), or a 400 that says what is wrong."""
-    raw = await request.body()
+async def json_body(
+    request: Request, *, limit: int = JSON_BODY_BYTES, what: str = "a JSON body", hint: str | None = None,
+) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty), or a 400 that says what is wrong.
+
+    A body over `limit` bytes is a 413, refused while it is read (see `bodies.read_body`).
+    """
+    raw = await read_body(request, limit=limit, what=what, hint=hint)
     if not raw.strip():
         return {}
     try:

@@ -170,7 +170,7 @@ async def test_empty_and_huge_sql(api: str, project: dict[str, Any]) -> None:
                                content=b"SELECT 1; " + b"-" * 1_000_001)
     assert_error(empty, 400, "sql_syntax_error")
     assert_error(comment, 400, "sql_syntax_error")
-    assert_error(huge, 413, "sql_too_large")
+    assert_error(huge, 413, "body_too_large")
 
 
 # --- schema ----------------------------------------------------------------------------
