@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import suppress
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,30 +93,31 @@ def _lifespan(config: SandboxConfig):  # type: ignore[no-untyped-def]
             postgres = EmbeddedPostgres(data_dir=config.data_dir)
             dsn = postgres.start()
         try:
-            pool = await asyncpg.create_pool(
-                dsn, min_size=2, max_size=32, init=_init_connection, reset=reset_session,
-            )
-            # REST reads have connections of their own: they never carry what admin SQL
-            # may leave on a connection of the main pool.
-            reads = ReadConnections(dsn, server_settings={"statement_timeout": "30000"})
-            await reads.open()
-            async with pool.acquire() as conn:
-                await control.migrate(conn)
-                secret = await control.jwt_secret(conn)
-            app.state.sandbox = Sandbox(
-                pool=pool, reads=reads, keys=KeyRing(secret=secret), network=config.network,
-                limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s, dsn=dsn,
-            )
-            app.state.postgres = postgres
-            flusher = asyncio.create_task(app.state.sandbox.usage.flush_forever(pool))
-            try:
-                yield
-            finally:
-                flusher.cancel()
-                with suppress(asyncio.CancelledError):
-                    await flusher
-                await reads.close()
-                await pool.close()
+            async with AsyncExitStack() as opened:  # whatever opened is closed, a failed start included
+                pool = await asyncpg.create_pool(
+                    dsn, min_size=2, max_size=32, init=_init_connection, reset=reset_session,
+                )
+                opened.push_async_callback(pool.close)
+                # REST reads have connections of their own: they never carry what admin SQL
+                # may leave on a connection of the main pool.
+                reads = ReadConnections(dsn, server_settings={"statement_timeout": "30000"})
+                await reads.open()
+                opened.push_async_callback(reads.close)
+                async with pool.acquire() as conn:
+                    await control.migrate(conn)
+                    secret = await control.jwt_secret(conn)
+                app.state.sandbox = Sandbox(
+                    pool=pool, reads=reads, keys=KeyRing(secret=secret), network=config.network,
+                    limiter=RateLimiter(limit=config.rate_limit), faucet_interval_s=config.faucet_interval_s, dsn=dsn,
+                )
+                app.state.postgres = postgres
+                flusher = asyncio.create_task(app.state.sandbox.usage.flush_forever(pool))
+                try:
+                    yield
+                finally:
+                    flusher.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await flusher
         finally:
             if postgres is not None:
                 postgres.stop()

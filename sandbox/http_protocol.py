@@ -14,7 +14,10 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["OneWriteHttpToolsProtocol"]
+__all__ = ["OneWriteHttpToolsProtocol", "JOIN_AT_MOST"]
+
+JOIN_AT_MOST = 64 * 1024
+"""Writes up to this size wait for the end of the loop step; larger ones go out at once."""
 
 
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
@@ -34,6 +37,13 @@ class _JoinedWrites:
         self._loop = asyncio.get_running_loop()
 
     def write(self, data: bytes) -> None:
+        if len(data) > JOIN_AT_MOST:
+            # Joining would copy a large body once more for one system call saved: what
+            # waits goes first, then the body as it is.
+            self._flush()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+            return
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(bytes(data))

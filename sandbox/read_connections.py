@@ -38,26 +38,25 @@ class ReadConnections:
         self._idle: list[asyncpg.Connection] = []
         self._waiting: deque[asyncio.Future[asyncpg.Connection]] = deque()
         self._opening: set[asyncio.Task[None]] = set()
+        self._live = 0  # open connections, idle or running a read
         self._closed = False
 
     async def open(self) -> None:
-        """Open all the connections (a failure closes those already open)."""
-        try:
-            for conn in await asyncio.gather(*(self._connect() for _ in range(self._size))):
-                self._idle.append(conn)
-        except BaseException:
+        """Open all the connections; if one fails, close the others and raise its error."""
+        opened = await asyncio.gather(*(self._connect() for _ in range(self._size)), return_exceptions=True)
+        self._idle.extend(conn for conn in opened if isinstance(conn, asyncpg.Connection))
+        failure = next((error for error in opened if isinstance(error, BaseException)), None)
+        if failure is not None:
             await self.close()
-            raise
+            raise failure
 
     async def fetchrow(self, sql: str, *args: object) -> asyncpg.Record | None:
         """Run one statement on a free connection and return its first row."""
-        conn = self._idle.pop() if self._idle else await self._wait()
+        conn = self._take() or await self._wait()
         try:
             row = await conn.fetchrow(sql, *args)
         except asyncpg.PostgresError:
-            # The server answered: the connection is ready for the next read, unless the
-            # answer was its end (the backend was shut down or killed).
-            self._replace(conn) if conn.is_closed() else self._give_back(conn)
+            self._give_back(conn)  # the server answered; a backend shut down is seen as closed there
             raise
         except BaseException:
             self._replace(conn)
@@ -68,16 +67,31 @@ class ReadConnections:
     async def close(self) -> None:
         """Close every connection; reads still waiting get an error."""
         self._closed = True
-        for task in list(self._opening):
+        opening = list(self._opening)
+        for task in opening:
             task.cancel()
+        await asyncio.gather(*opening, return_exceptions=True)
         self._fail_waiting(asyncpg.InterfaceError("the sandbox is stopping"))
         idle, self._idle = self._idle, []
         for conn in idle:
+            self._live -= 1
             with suppress(Exception):
                 await conn.close(timeout=2)
 
     async def _connect(self) -> asyncpg.Connection:
-        return await asyncpg.connect(self._dsn, server_settings=self._settings)
+        conn = await asyncpg.connect(self._dsn, server_settings=self._settings)
+        self._live += 1
+        return conn
+
+    def _take(self) -> asyncpg.Connection | None:
+        # A connection whose backend went away while idle (Postgres restarted, the
+        # backend was killed) is seen as closed here: it is replaced, not handed out.
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.is_closed():
+                return conn
+            self._replace(conn)
+        return None
 
     async def _wait(self) -> asyncpg.Connection:
         if self._closed:
@@ -94,7 +108,11 @@ class ReadConnections:
 
     def _give_back(self, conn: asyncpg.Connection) -> None:
         if self._closed:
+            self._live -= 1
             conn.terminate()
+            return
+        if conn.is_closed():
+            self._replace(conn)
             return
         while self._waiting:
             waiter = self._waiting.popleft()
@@ -104,6 +122,7 @@ class ReadConnections:
         self._idle.append(conn)
 
     def _replace(self, conn: asyncpg.Connection) -> None:
+        self._live -= 1
         task = asyncio.get_running_loop().create_task(self._close_and_reopen(conn))
         self._opening.add(task)
         task.add_done_callback(self._opening.discard)
@@ -132,10 +151,12 @@ class ReadConnections:
         while not self._closed:
             try:
                 conn = await self._connect()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                # Postgres is restarting or gone: the reads waiting now fail at once, and
-                # the connection is tried again, more slowly, until it is back.
-                self._fail_waiting(error)
+            except Exception as error:
+                # Postgres is restarting or gone. While other connections still live,
+                # waiting reads get one of them; with none left they fail at once (503)
+                # instead of hanging. Either way this slot is tried again, more slowly.
+                if self._live == 0:
+                    self._fail_waiting(asyncpg.InterfaceError(f"cannot reach the database: {error}"))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue

@@ -16,7 +16,12 @@ from starlette.datastructures import QueryParams
 from . import postgrest
 from .errors import ApiError
 
-__all__ = ["ReadPlan", "ReadPlans"]
+__all__ = ["ReadPlan", "ReadPlans", "MAX_KEPT_QUERY"]
+
+MAX_KEPT_QUERY = 2048
+"""Longer query strings are planned each time, never kept: an app's repeated reads are
+short, and long ones (a varying `id=in.(…)` list) would fill the memory with plans
+that are not asked for again."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +47,8 @@ class ReadPlans:
         found = self._plans.get(key)
         if found is None:
             found = _build(schema, table, query_string, exact_count=exact_count)
+            if len(query_string) > MAX_KEPT_QUERY:
+                return found
             if len(self._plans) >= self._size:
                 del self._plans[next(iter(self._plans))]  # the oldest
             self._plans[key] = found

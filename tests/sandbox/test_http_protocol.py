@@ -8,7 +8,7 @@ import socket
 
 import httpx
 
-from appwright.sandbox.http_protocol import _JoinedWrites
+from appwright.sandbox.http_protocol import JOIN_AT_MOST, _JoinedWrites
 
 
 class _Recorded:
@@ -45,6 +45,18 @@ async def test_writes_of_one_loop_step_go_out_as_one() -> None:
     joined.write(b"next")
     await asyncio.sleep(0)
     assert recorded.writes[1:] == [b"next"]
+
+
+async def test_a_large_write_goes_out_at_once_after_what_waits() -> None:
+    recorded = _Recorded()
+    joined = _JoinedWrites(recorded)
+    body = b"x" * (JOIN_AT_MOST + 1)
+    joined.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    joined.write(body)
+    assert recorded.writes == [b"HTTP/1.1 200 OK\r\n\r\n", body]
+    assert recorded.writes[1] is body  # not copied
+    await asyncio.sleep(0)
+    assert len(recorded.writes) == 2
 
 
 async def test_close_sends_what_was_written_first() -> None:

@@ -11,7 +11,9 @@ from appwright.sandbox.read_connections import ReadConnections
 
 
 async def _backends(reads: ReadConnections, n: int) -> set[int]:
-    return {(await reads.fetchrow("SELECT pg_backend_pid()"))[0] for _ in range(n)}
+    """The backends of the connections `n` reads at once run on."""
+    rows = await asyncio.gather(*(reads.fetchrow("SELECT pg_backend_pid(), pg_sleep(0.05)") for _ in range(n)))
+    return {row[0] for row in rows}
 
 
 async def test_more_reads_than_connections_are_all_served(pg_dsn: str) -> None:
@@ -109,17 +111,68 @@ def test_size_must_be_positive() -> None:
         ReadConnections("postgresql://x", size=0)
 
 
-async def test_a_killed_backend_costs_one_read_only(pg_dsn: str) -> None:
-    reads = ReadConnections(pg_dsn, size=1)
+async def test_backends_lost_while_idle_cost_no_read(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=2)
     await reads.open()
     admin = await asyncpg.connect(pg_dsn)
     try:
-        (pid,) = await _backends(reads, 1)
-        await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        with pytest.raises(Exception):  # which error depends on when the loss is seen
-            await reads.fetchrow("SELECT 1")
-        assert (await asyncio.wait_for(reads.fetchrow("SELECT 'back'"), 10))[0] == "back"
-        assert await _backends(reads, 1) != {pid}
+        pids = await _backends(reads, 4)
+        assert len(pids) == 2
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", list(pids))
+        await _until_gone(admin, pids)
+        await asyncio.sleep(0.1)  # the event loop reads the connections' end
+        rows = await asyncio.wait_for(asyncio.gather(*(reads.fetchrow("SELECT 1") for _ in range(6))), 10)
+        assert [row[0] for row in rows] == [1] * 6
+        assert not (await _backends(reads, 4)) & pids
     finally:
         await admin.close()
         await reads.close()
+
+
+async def test_reads_fail_fast_while_the_database_refuses_them_and_recover_after(pg_dsn: str) -> None:
+    admin = await asyncpg.connect(pg_dsn)
+    role = "read_connections_test"
+    await admin.execute(f"DROP ROLE IF EXISTS {role}")
+    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
+    reads = ReadConnections(_as(pg_dsn, role), size=2)
+    await reads.open()
+    try:
+        pids = await _backends(reads, 4)
+        assert len(pids) == 2
+        await admin.execute(f"ALTER ROLE {role} NOLOGIN")
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", list(pids))
+        await _until_gone(admin, pids)
+        await asyncio.sleep(0.1)
+        with pytest.raises(asyncpg.InterfaceError, match="cannot reach the database"):
+            await asyncio.wait_for(reads.fetchrow("SELECT 1"), 10)  # no connection left: an error, not a hang
+        await admin.execute(f"ALTER ROLE {role} LOGIN")
+        assert (await _eventually(reads, "SELECT 'back'"))[0] == "back"
+    finally:
+        await reads.close()
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+
+
+async def _until_gone(admin: asyncpg.Connection, pids: set[int]) -> None:
+    for _ in range(200):
+        if not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", list(pids)):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"backends {pids} are still there")
+
+
+async def _eventually(reads: ReadConnections, sql: str) -> asyncpg.Record:
+    for _ in range(100):
+        try:
+            row = await asyncio.wait_for(reads.fetchrow(sql), 10)
+        except asyncpg.InterfaceError:
+            await asyncio.sleep(0.1)  # reconnecting: the slots retry with a growing delay
+            continue
+        assert row is not None
+        return row
+    pytest.fail("the reads never came back")
+
+
+def _as(dsn: str, role: str) -> str:
+    scheme, _, rest = dsn.partition("://")
+    return f"{scheme}://{role}:pw@{rest.partition('@')[2]}"

@@ -6,7 +6,7 @@ import pytest
 
 from appwright.sandbox import postgrest
 from appwright.sandbox.errors import ApiError
-from appwright.sandbox.rest_plans import ReadPlans
+from appwright.sandbox.rest_plans import MAX_KEPT_QUERY, ReadPlans
 
 QUERY = b"select=id,title&done=eq.false&order=id.desc&limit=10&offset=20"
 
@@ -52,3 +52,13 @@ def test_a_bad_query_is_a_400_every_time_and_never_kept() -> None:
             plans.plan("p0001", "items", b"limit=1&limit=2", exact_count=False)
         assert caught.value.status == 400 and caught.value.code == "invalid_query"
         assert "more than once" in caught.value.message
+
+
+def test_long_query_strings_are_planned_every_time_and_never_kept() -> None:
+    plans = ReadPlans()
+    long_query = b"id=in.(" + b",".join(str(n).encode() for n in range(MAX_KEPT_QUERY)) + b")"
+    assert len(long_query) > MAX_KEPT_QUERY
+    first = plans.plan("p0001", "items", long_query, exact_count=False)
+    again = plans.plan("p0001", "items", long_query, exact_count=False)
+    assert again == first and again is not first
+    assert "IN (" in first.sql.upper() or "= ANY" in first.sql

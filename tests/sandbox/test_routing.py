@@ -49,8 +49,10 @@ async def test_a_wrong_method_is_a_json_method_not_allowed_with_its_allow_header
     assert quote.json() == {
         "error": "method_not_allowed", "message": "/v1/projects/quote takes POST, not GET", "hint": "send POST",
     }
-    assert rest.status_code == 405 and rest.headers["allow"] == "GET, HEAD"
+    # Every route of the path counts, not only the first that matched it.
+    assert rest.status_code == 405 and rest.headers["allow"] == "GET, HEAD, POST, PATCH, DELETE"
     assert rest.json()["error"] == "method_not_allowed"
+    assert rest.json()["hint"] == "send GET or HEAD or POST or PATCH or DELETE"
     assert site.status_code == 405 and site.headers["allow"] == "GET, HEAD"
 
 
