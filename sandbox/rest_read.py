@@ -45,7 +45,7 @@ async def read(
     plan = sandbox.read_plans.plan(project.slot, table, query_string, exact_count=exact)
     role = role_for(project, principal.role)
     try:
-        row = await sandbox.reads.fetchrow(_READ, role, project.slot, principal.claims_json, plan.sql)
+        row = await sandbox.reads.fetchrow(_READ, role, project.slot, principal.claims_json, plan.sql, owner=project.id)
     except asyncpg.PostgresError as error:
         raise rest_error(error, table, principal.role) from None
     except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as error:

@@ -106,6 +106,17 @@ async def test_open_refuses_a_database_it_cannot_reach() -> None:
         await reads.open()
 
 
+async def test_an_owner_gets_all_connections_but_one(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=4)
+    await reads.open()
+    try:
+        rows = await asyncio.gather(*(reads.fetchrow("SELECT pg_backend_pid(), pg_sleep(0.1)", owner="prj_a")
+                                      for _ in range(8)))
+        assert len({row[0] for row in rows}) == 3
+    finally:
+        await reads.close()
+
+
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ReadConnections("postgresql://x", size=0)
@@ -176,3 +187,25 @@ async def _eventually(reads: ReadConnections, sql: str) -> asyncpg.Record:
 def _as(dsn: str, role: str) -> str:
     scheme, _, rest = dsn.partition("://")
     return f"{scheme}://{role}:pw@{rest.partition('@')[2]}"
+
+
+async def test_one_owner_holds_at_most_its_share_of_the_connections(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=2)  # a share of all but one: one connection each
+    await reads.open()
+    finished: list[str] = []
+
+    async def read(owner: str, name: str, sql: str) -> None:
+        await reads.fetchrow(sql, owner=owner)
+        finished.append(name)
+
+    try:
+        slow = "SELECT pg_sleep(0.5)"
+        first = asyncio.ensure_future(read("prj_a", "a1", slow))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(read("prj_a", "a2", slow))  # waits for a1: a's share is taken
+        await asyncio.sleep(0.05)
+        other = asyncio.ensure_future(read("prj_b", "b", "SELECT 1"))  # the free connection is b's to take
+        await asyncio.gather(first, second, other)
+        assert finished == ["b", "a1", "a2"]
+    finally:
+        await reads.close()
