@@ -232,6 +232,30 @@ def _postgres_ticks(postmaster: int) -> int:
     return total
 
 
+def _backend_count(postmaster: int) -> int:
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                count += int(stat[stat.rindex(")") + 2:].split()[1]) == postmaster
+            except (OSError, ValueError):
+                pass
+    return count
+
+
+def _settle(postmaster: int, quiet_s: float = 0.2, limit_s: float = 5.0) -> None:
+    """Wait until Postgres' backends stop coming and going (a finished pgbench's exit)."""
+    deadline, last, since = time.monotonic() + limit_s, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = _backend_count(postmaster)
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.02)
+
+
 def _machine_busy_ticks() -> tuple[int, int]:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return sum(values) - values[3] - values[4], sum(values)  # busy (all but idle and iowait), all
@@ -245,8 +269,10 @@ def with_cpu(run, *, postmaster: int, sandbox: int | None = None) -> tuple[dict,
     neighbour).
     """
     hz = os.sysconf("SC_CLK_TCK")
+    _settle(postmaster)
     pg0, sb0, (busy0, all0) = _postgres_ticks(postmaster), _ticks(sandbox)[0] if sandbox else 0, _machine_busy_ticks()
     result = run()
+    _settle(postmaster)  # the run's backends exit and are reaped (counted) inside the window
     pg1, sb1, (busy1, all1) = _postgres_ticks(postmaster), _ticks(sandbox)[0] if sandbox else 0, _machine_busy_ticks()
     count = result.get("requests") or result["tps"] * DURATION_S
     us = lambda ticks: round(ticks / hz / count * 1e6, 1)  # noqa: E731
