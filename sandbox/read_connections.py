@@ -38,8 +38,8 @@ class ReadConnections:
         self._dsn = dsn
         self._size = size
         # One project's slow reads (each may run to the statement timeout) must not hold
-        # every connection: an owner gets all but one at once. A smaller share (half)
-        # cost a busy project ~12 % of its reads per second in A/B runs.
+        # every connection: an owner gets all but one at once. A share of half cost a
+        # busy project ~12 % of its reads per second (bench/rest_ab.py).
         self._per_owner = per_owner or max(1, size - 1)
         self._shares: dict[str, asyncio.Semaphore] = {}
         self._settings = dict(server_settings)
