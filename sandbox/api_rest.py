@@ -6,7 +6,6 @@ created a moment ago is served at once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from . import postgrest, rest_read
-from .bodies import JSON_BODY_BYTES, read_body
-from .context import api_caller, bearer, sandbox_of
+from .context import api_caller, bearer, json_value, sandbox_of
 from .db import as_role
 from .errors import ApiError
 from .idempotency import with_idempotency
@@ -145,9 +143,4 @@ async def _object_body(request: Request) -> dict[str, Any]:
 
 
 async def _any_json(request: Request) -> Any:
-    raw = await read_body(request, limit=JSON_BODY_BYTES, what="a REST body",
-                          hint="insert or update fewer rows per request")
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    return await json_value(request, what="a REST body", hint="insert or update fewer rows per request")

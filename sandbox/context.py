@@ -19,7 +19,7 @@ from .read_connections import ReadConnections
 from .rest_plans import ReadPlans
 from .usage import Usage
 
-__all__ = ["Sandbox", "sandbox_of", "bearer", "bearer_token", "admin_project", "api_caller", "caller_of", "RateLimiter", "json_body"]
+__all__ = ["Sandbox", "sandbox_of", "bearer", "bearer_token", "admin_project", "api_caller", "caller_of", "RateLimiter", "json_body", "json_value"]
 
 
 class RateLimiter:
@@ -147,10 +147,21 @@ async def json_body(
     raw = await read_body(request, limit=limit, what=what, hint=hint)
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    body = _parsed(raw)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object")
     return body
+
+
+async def json_value(
+    request: Request, *, limit: int = JSON_BODY_BYTES, what: str = "a JSON body", hint: str | None = None,
+) -> Any:
+    """The request's body as any JSON value (an empty body is invalid JSON: a 400); 413 over `limit`."""
+    return _parsed(await read_body(request, limit=limit, what=what, hint=hint))
+
+
+def _parsed(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None

@@ -78,23 +78,23 @@ def _routing_error(request: Request, exc: HTTPException) -> ApiError:
                         hint="check the method and the path (and the API base): e.g. POST /v1/projects, "
                              "GET /rest/v1/:table, POST /admin/v1/projects/:id/sql")
     if exc.status_code == 405:
-        allowed = _allowed(_path_methods(request) or (exc.headers or {}).get("Allow", ""))
+        first_route = (exc.headers or {}).get("Allow", "").split(",")  # Starlette's own, the fallback
+        allowed = _allowed(_path_methods(request) or {m.strip() for m in first_route if m.strip()})
         return ApiError(405, "method_not_allowed", f"{path} takes {allowed}, not {method}",
                         hint=f"send {' or '.join(allowed.split(', '))}", headers={"Allow": allowed})
     return ApiError(exc.status_code, "http_error", exc.detail, headers=dict(exc.headers or {}))
 
 
-def _path_methods(request: Request) -> str:
+def _path_methods(request: Request) -> set[str]:
     # Starlette's Allow names the one route that matched the path first; the same path
     # template may have more routes (GET, POST, PATCH and DELETE /rest/v1/:table).
     routes = [route for route in getattr(request.app, "routes", ()) if isinstance(route, Route)]
     first = next((route for route in routes if route.matches(request.scope)[0] is Match.PARTIAL), None)
     if first is None:
-        return ""
-    return ", ".join(method for route in routes if route.path == first.path for method in route.methods or ())
+        return set()
+    return {method for route in routes if route.path == first.path for method in route.methods or ()}
 
 
-def _allowed(header: str) -> str:
-    methods = [m.strip() for m in header.split(",") if m.strip()]
+def _allowed(methods: set[str]) -> str:
     rank = {method: index for index, method in enumerate(_METHOD_ORDER)}
     return ", ".join(sorted(methods, key=lambda m: (rank.get(m, len(rank)), m)))

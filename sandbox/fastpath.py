@@ -51,11 +51,9 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
             table = _plain_read(scope)
-            if table is not None:
-                headers = _headers(scope)
-                if b"origin" not in headers and api_sites.site_of_host(headers.get(b"host", "")) is None:
-                    await _read(self.app.state.sandbox, table, headers, scope, receive, send)  # type: ignore[attr-defined]
-                    return
+            if table is not None and _server_side(headers := _headers(scope)):
+                await _read(self.app.state.sandbox, table, headers, scope, receive, send)  # type: ignore[attr-defined]
+                return
         handler = self._handler(scope)
         if handler is None:
             await self.app(scope, receive, send)
@@ -71,7 +69,7 @@ class FastPath:
         if scope["type"] != "http":
             return None
         handler = self._posts.get(scope["path"]) if scope["method"] == "POST" else None
-        if handler is None or not _server_side(scope):
+        if handler is None or not _server_side(_headers(scope)):
             return None
         return handler
 
@@ -120,22 +118,20 @@ async def _read(
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:
-    # Those a read looks at, in one pass; a repeated header counts once, as Starlette's `get` does.
+    # Those the front looks at, in one pass; a repeated header counts once, as Starlette's `get` does.
     found: dict[bytes, str] = {}
     for name, value in scope["headers"]:
-        if name in _READ_HEADERS and name not in found:
+        if name in _FRONT_HEADERS and name not in found:
             found[name] = value.decode("latin-1")
     return found
 
 
-_READ_HEADERS = frozenset((b"authorization", b"apikey", b"prefer", b"origin", b"host"))
+_FRONT_HEADERS = frozenset((b"authorization", b"apikey", b"prefer", b"origin", b"host"))
 
 
-def _server_side(scope: Scope) -> bool:
+def _server_side(headers: dict[bytes, str]) -> bool:
     # A browser (Origin: CORS headers) or a site host goes through the full app.
-    if any(name == b"origin" for name, _ in scope["headers"]):
-        return False
-    return api_sites.host_target(scope) is None
+    return b"origin" not in headers and api_sites.site_of_host(headers.get(b"host", "")) is None
 
 
 def _plain_read(scope: Scope) -> str | None:
