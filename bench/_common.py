@@ -63,7 +63,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _cpu_times() -> tuple[int, int]:
+def cpu_times() -> tuple[int, int]:
+    """(all, idle) clock ticks of every CPU since boot, from /proc/stat (idle includes iowait)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields), idle
@@ -71,9 +72,9 @@ def _cpu_times() -> tuple[int, int]:
 
 def busy_share(seconds: float = 2.0) -> float:
     """The share of all CPUs that was busy over the next `seconds` (0..1)."""
-    total0, idle0 = _cpu_times()
+    total0, idle0 = cpu_times()
     time.sleep(seconds)
-    total1, idle1 = _cpu_times()
+    total1, idle1 = cpu_times()
     return 1.0 - (idle1 - idle0) / max(1, total1 - total0)
 
 

@@ -209,46 +209,43 @@ def run_pgbench(data_dir: Path, lines: list[str], workdir: Path, mode: str, clie
             "command": f"PGOPTIONS='{env['PGOPTIONS']}' pgbench " + " ".join(cmd[1:]), "raw": done.stdout}
 
 
+def _stat(path: Path) -> list[str]:
+    """A process' /proc stat fields after its name (field 3, the state, is index 0)."""
+    stat = (path / "stat").read_text()
+    return stat[stat.rindex(")") + 2:].split()
+
+
 def _ticks(pid: int) -> tuple[int, int]:
     """(own utime+stime, reaped children's cutime+cstime) of a process, in clock ticks."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = _stat(Path(f"/proc/{pid}"))
     return int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+def _backends(postmaster: int) -> list[list[str]]:
+    """The stat fields of the postmaster's live children (its backends and workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = _stat(entry)
+            except OSError:
+                continue  # exited meanwhile: counted in the postmaster's cutime once reaped
+            if int(fields[1]) == postmaster:
+                found.append(fields)
+    return found
 
 
 def _postgres_ticks(postmaster: int) -> int:
     """CPU of the postmaster and all its backends, those that already exited included."""
     own, reaped = _ticks(postmaster)
-    total = own + reaped
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
-                if int(fields[1]) == postmaster:
-                    total += int(fields[11]) + int(fields[12])
-            except (OSError, ValueError):
-                pass  # a backend that exited meanwhile is counted in the postmaster's cutime
-    return total
-
-
-def _backend_count(postmaster: int) -> int:
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                count += int(stat[stat.rindex(")") + 2:].split()[1]) == postmaster
-            except (OSError, ValueError):
-                pass
-    return count
+    return own + reaped + sum(int(fields[11]) + int(fields[12]) for fields in _backends(postmaster))
 
 
 def _settle(postmaster: int, quiet_s: float = 0.2, limit_s: float = 5.0) -> None:
     """Wait until Postgres' backends stop coming and going (a finished pgbench's exit)."""
     deadline, last, since = time.monotonic() + limit_s, -1, time.monotonic()
     while time.monotonic() < deadline:
-        count = _backend_count(postmaster)
+        count = len(_backends(postmaster))
         if count != last:
             last, since = count, time.monotonic()
         elif time.monotonic() - since >= quiet_s:
@@ -257,8 +254,8 @@ def _settle(postmaster: int, quiet_s: float = 0.2, limit_s: float = 5.0) -> None
 
 
 def _machine_busy_ticks() -> tuple[int, int]:
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    return sum(values) - values[3] - values[4], sum(values)  # busy (all but idle and iowait), all
+    total, idle = c.cpu_times()
+    return total - idle, total  # busy (all but idle and iowait), all
 
 
 def with_cpu(run, *, postmaster: int, sandbox: int | None = None) -> tuple[dict, dict]:
