@@ -10,10 +10,12 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 TOOLS="${TMPDIR:-/tmp}/aw-bench-tools"
 
-for script in store_growth engine_overhead sandbox_start paid_request build rest_throughput function_call; do
+for script in store_growth engine_overhead sandbox_start paid_request build function_call; do
     echo "=== bench/$script.py"
     "$PY" "bench/$script.py"
 done
+echo "=== bench/rest_throughput.py --floor"
+"$PY" bench/rest_throughput.py --floor
 
 # Scratch variants (changes applied to the benchmark's own processes only, see
 # _common.PATCHES): Postgres with synchronous_commit=off for the paid request, and a
@@ -21,7 +23,7 @@ done
 echo "=== scratch variants"
 [ -x "$TOOLS/bin/py-spy" ] || "$PY" -m pip install -q --target "$TOOLS" py-spy
 "$PY" bench/paid_request.py --pg-set synchronous_commit=off --tag async-commit
-"$PY" bench/rest_throughput.py --profile --py-spy "$TOOLS/bin/py-spy" --tag profile
+"$PY" bench/rest_throughput.py --rounds 1 --profile --py-spy "$TOOLS/bin/py-spy" --tag profile
 
 echo "=== results table"
 "$PY" bench/report.py
