@@ -23,7 +23,7 @@ from . import (
 from . import api_bundle, api_functions, api_publish, api_secrets
 from .context import RateLimiter, Sandbox
 from .db import reset_session
-from .errors import ApiError, api_error_handler, http_error_handler
+from .errors import ApiError, api_error_handler, http_error_handler, internal_error_handler
 from .fastpath import FastPath
 from .keys import KeyRing
 from .postgres import EmbeddedPostgres
@@ -78,7 +78,9 @@ def create_full_app(config: SandboxConfig) -> Starlette:
                 expose_headers=["Content-Range", "PAYMENT-REQUIRED", "PAYMENT-RESPONSE"], max_age=600,
             ),
         ],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        exception_handlers={
+            ApiError: api_error_handler, HTTPException: http_error_handler, Exception: internal_error_handler,
+        },
         lifespan=_lifespan(config),
     )
 

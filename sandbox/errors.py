@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.routing import Match, Route
 from starlette.responses import JSONResponse
 
-__all__ = ["ApiError", "error_response", "api_error_handler", "http_error_handler"]
+__all__ = ["ApiError", "error_response", "api_error_handler", "http_error_handler", "internal_error", "internal_error_handler"]
 
 
 class ApiError(Exception):
@@ -55,6 +55,21 @@ async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette exception handler for `ApiError`."""
     assert isinstance(exc, ApiError)
     return error_response(exc)
+
+
+def internal_error(exc: BaseException) -> ApiError:
+    """The answer to a fault of the sandbox itself: a 500 in the sandbox's shape."""
+    return ApiError(500, "internal_error", f"the sandbox failed while answering this request ({type(exc).__name__})",
+                    hint="the request may be fine: retry it once; if it fails again, the traceback is in the "
+                         "sandbox's log")
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's handler for any other exception: JSON, not its plain-text 500.
+
+    Starlette still raises the exception after this answer, so the server logs its traceback.
+    """
+    return error_response(internal_error(exc))
 
 
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -13,12 +13,14 @@ every other route — to the full app:
   `/v1/deployments`): the handler is looked up in the routers once, in the order the
   full app matches them, so the front calls what the full app would have called.
 
-An `ApiError` becomes the same JSON answer as in the full app.
+An `ApiError` becomes the same JSON answer as in the full app, and so does any other
+exception (a JSON 500, its traceback logged).
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from starlette.requests import Request
@@ -28,12 +30,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import api_sites, rest_read
 from .context import Sandbox, bearer_token
-from .errors import ApiError, error_response
+from .errors import ApiError, error_response, internal_error
 from .routing import Router
 
 __all__ = ["FastPath", "DIRECT_POSTS"]
 
 _PREFIX = "/rest/v1/"
+
+_log = logging.getLogger("appwright.sandbox")
 
 DIRECT_POSTS: tuple[str, ...] = ("/v1/message", "/v1/projects", "/v1/deployments")
 """Paid routes served by the front: fixed paths whose handler takes only the request."""
@@ -63,6 +67,8 @@ class FastPath:
             response = await handler(Request(scope, receive))
         except ApiError as error:
             response = error_response(error)
+        except Exception as exc:
+            response = error_response(_fault(exc))
         await response(scope, receive, send)
 
     def _handler(self, scope: Scope) -> Handler | None:
@@ -109,12 +115,21 @@ async def _read(
     except ApiError as error:
         await error_response(error)(scope, receive, send)
         return
+    except Exception as exc:
+        await error_response(_fault(exc))(scope, receive, send)
+        return
     body = answer.body.encode()
     await send({"type": "http.response.start", "status": 200, "headers": [
         (b"content-length", str(len(body)).encode()), (b"content-type", b"application/json"),
         (b"content-range", answer.content_range.encode()),
     ]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _fault(exc: Exception) -> ApiError:
+    # As the full app does (errors.internal_error_handler): a JSON 500, the traceback in the log.
+    _log.error("Exception in the fast path", exc_info=exc)
+    return internal_error(exc)
 
 
 def _headers(scope: Scope) -> dict[bytes, str]:

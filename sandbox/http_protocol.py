@@ -5,11 +5,15 @@ writes: two system calls and, with TCP_NODELAY on, two packets, which the client
 reads with two wake-ups. For a small JSON answer those are a good part of what the
 answer costs. Here the transport collects what is written during one step of the
 event loop and sends it at the end of that step, in one write.
+
+A request that cannot be parsed is answered in the sandbox's JSON error shape
+(`malformed_request`), not with uvicorn's plain text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -26,6 +30,21 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
         # uvloop's transports are not asyncio.Transport subclasses, but speak its methods.
         super().connection_made(_JoinedWrites(transport))  # type: ignore[arg-type]
+
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers a request it cannot parse before any app sees it, in plain
+        # text; every answer of the sandbox's is JSON with a code, this one too.
+        body = json.dumps({
+            "error": "malformed_request",
+            "message": f"the HTTP request could not be parsed: {msg}",
+            "hint": "check the request line and the headers; Content-Length must be one whole number of "
+                    "bytes, and a body is sent either with Content-Length or chunked, not both",
+        }).encode()
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
 
 class _JoinedWrites:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
 from appwright.sandbox import api_billing, api_projects, api_sites
-from appwright.sandbox.app import _ROUTERS
-from appwright.sandbox.fastpath import DIRECT_POSTS, direct_handlers
+from appwright.sandbox.app import _ROUTERS, SandboxConfig, create_full_app
+from appwright.sandbox.errors import ApiError, api_error_handler, internal_error_handler
+from appwright.sandbox.fastpath import DIRECT_POSTS, FastPath, direct_handlers
 from appwright.sandbox.routing import Router
 
 
@@ -63,3 +67,33 @@ async def test_a_bad_body_is_the_same_400_on_both_paths(api: str) -> None:
         server = await http.post("/v1/message", content=b"{nope")
     assert browser.status_code == server.status_code == 400
     assert browser.json() == server.json()
+
+
+def _failing_front() -> FastPath:
+    router = Router()
+
+    @router.post("/v1/message")
+    async def fails(request: Request) -> Response:
+        raise RuntimeError("a fault of the handler")
+
+    behind = Starlette(routes=list(router.routes),
+                       exception_handlers={ApiError: api_error_handler, Exception: internal_error_handler})
+    return FastPath(behind, [router])
+
+
+async def test_a_fault_is_a_json_500_on_the_fast_path_and_in_the_full_app() -> None:
+    front = _failing_front()
+    transport = httpx.ASGITransport(app=front, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        server = await http.post("/v1/message", json={})  # server side: the fast path
+        browser = await http.post("/v1/message", json={}, headers={"Origin": "http://todo.localhost:8402"})
+    for answer in (server, browser):
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["error"] == "internal_error"
+        assert "RuntimeError" in answer.json()["message"]
+
+
+def test_the_sandbox_app_answers_any_fault_in_json() -> None:
+    app = create_full_app(SandboxConfig(data_dir=Path("unused")))
+    assert app.exception_handlers[Exception] is internal_error_handler

@@ -105,3 +105,16 @@ def _read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
     while len(body) < length:
         body += sock.recv(65536)
     return head, body
+
+
+def test_a_request_that_cannot_be_parsed_gets_a_json_400_and_the_connection_closes(api: str) -> None:
+    host, port = api.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /v1/projects/quote HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n{}")
+        head, body = _read_answer(sock)
+        assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert b"content-type: application/json" in head.lower()
+        error = json.loads(body)
+        assert error["error"] == "malformed_request" and "Content-Length" in error["hint"]
+        sock.settimeout(5)
+        assert sock.recv(1) == b""  # closed by the server: nothing after it is read as a request
