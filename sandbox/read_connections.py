@@ -9,6 +9,11 @@ broken) is never reused: it is closed and another one is opened in its place.
 
 A few connections serve a single worker's reads as fast as many would, and cost
 Postgres less: fewer backends to wake and switch between.
+
+Reads that find no connection free wait in one queue, which also counts how many
+connections each owner (a project) holds: a connection goes to the first waiting read
+whose owner is below its share, the others keep their place. A semaphore per owner in
+front of the connections did the same with two waits (and two futures) per read under load.
 """
 
 from __future__ import annotations
@@ -39,12 +44,15 @@ class ReadConnections:
         self._size = size
         # One project's slow reads (each may run to the statement timeout) must not hold
         # every connection: an owner gets all but one at once. A share of half cost a
-        # busy project ~12 % of its reads per second (bench/rest_ab.py).
+        # busy project ~12 % of its reads per second (bench/rest_ab.py, measured when
+        # the share was a semaphore per project).
         self._per_owner = per_owner or max(1, size - 1)
-        self._shares: dict[str, asyncio.Semaphore] = {}
+        # Connections held per owner, counted from the moment one is handed to its read;
+        # an owner at 0 is dropped, so this holds only the projects reading right now.
+        self._held: dict[str, int] = {}
         self._settings = dict(server_settings)
         self._idle: list[asyncpg.Connection] = []
-        self._waiting: deque[asyncio.Future[asyncpg.Connection]] = deque()
+        self._waiting: deque[tuple[str | None, asyncio.Future[asyncpg.Connection]]] = deque()
         self._opening: set[asyncio.Task[None]] = set()
         self._live = 0  # open connections, idle or running a read
         self._closed = False
@@ -61,27 +69,19 @@ class ReadConnections:
     async def fetchrow(self, sql: str, *args: object, owner: str | None = None) -> asyncpg.Record | None:
         """Run one statement on a free connection and return its first row.
 
-        Reads with the same `owner` (a project) hold at most `per_owner` connections at once.
+        Reads with the same `owner` (a project) hold at most `per_owner` connections at once;
+        reads without one have no share.
         """
-        if owner is None:
-            return await self._fetchrow(sql, args)
-        share = self._shares.get(owner)
-        if share is None:
-            share = self._shares[owner] = asyncio.Semaphore(self._per_owner)
-        async with share:
-            return await self._fetchrow(sql, args)
-
-    async def _fetchrow(self, sql: str, args: tuple[object, ...]) -> asyncpg.Record | None:
-        conn = self._take() or await self._wait()
+        conn = self._take(owner) or await self._wait(owner)
         try:
             row = await conn.fetchrow(sql, *args)
         except asyncpg.PostgresError:
-            self._give_back(conn)  # the server answered; a backend shut down is seen as closed there
+            self._give_back(conn, owner)  # the server answered; a backend shut down is seen as closed there
             raise
         except BaseException:
-            self._replace(conn)
+            self._replace(conn, owner)
             raise
-        self._give_back(conn)
+        self._give_back(conn, owner)
         return row
 
     async def close(self) -> None:
@@ -103,49 +103,106 @@ class ReadConnections:
         self._live += 1
         return conn
 
-    def _take(self) -> asyncpg.Connection | None:
+    def _take(self, owner: str | None) -> asyncpg.Connection | None:
+        # Idle connections exist only while no waiting read may have one, so a read
+        # below its share that finds one jumps no queue.
+        if self._at_share(owner):
+            return None
         # A connection whose backend went away while idle (Postgres restarted, the
         # backend was killed) is seen as closed here: it is replaced, not handed out.
         while self._idle:
             conn = self._idle.pop()
             if not conn.is_closed():
+                self._hold(owner)
                 return conn
             self._replace(conn)
         return None
 
-    async def _wait(self) -> asyncpg.Connection:
+    async def _wait(self, owner: str | None) -> asyncpg.Connection:
         if self._closed:
             raise asyncpg.InterfaceError("the sandbox is stopping")
         waiter: asyncio.Future[asyncpg.Connection] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
+        self._waiting.append((owner, waiter))
         try:
             return await waiter
         except asyncio.CancelledError:
-            # Handed a connection just as this read was cancelled: pass it on.
+            # Handed a connection (and counted against its owner) just as this read was
+            # cancelled: pass it on. A waiter cancelled before is skipped by `_hand`.
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self._give_back(waiter.result())
+                self._give_back(waiter.result(), owner)
             raise
 
-    def _give_back(self, conn: asyncpg.Connection) -> None:
+    def _at_share(self, owner: str | None) -> bool:
+        return owner is not None and self._held.get(owner, 0) >= self._per_owner
+
+    def _hold(self, owner: str | None) -> None:
+        if owner is not None:
+            self._held[owner] = self._held.get(owner, 0) + 1
+
+    def _release(self, owner: str | None) -> bool:
+        """Count one connection less for `owner`; true if its waiting reads were being skipped."""
+        if owner is None:
+            return False
+        held = self._held[owner]
+        if held > 1:
+            self._held[owner] = held - 1
+        else:
+            del self._held[owner]
+        return held == self._per_owner
+
+    def _serve_idle(self) -> None:
+        while self._idle and self._waiting:
+            conn = self._idle.pop()
+            if conn.is_closed():
+                self._replace(conn)
+            elif not self._hand(conn):
+                self._idle.append(conn)
+                return
+
+    def _give_back(self, conn: asyncpg.Connection, owner: str | None = None) -> None:
+        """Pass on `conn`, no longer held by a read of `owner` (None: held by no owner)."""
         if self._closed:
+            self._release(owner)
             self._live -= 1
             conn.terminate()
             return
         if conn.is_closed():
-            self._replace(conn)
+            self._replace(conn, owner)
             return
-        while self._waiting:
-            waiter = self._waiting.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)
-                return
-        self._idle.append(conn)
+        # The owner's count goes down first, so that its next waiting read, skipped
+        # until now, may have this very connection. None is stranded: with another
+        # connection idle, no other waiting read could have one, so this one goes to
+        # that owner's read, which puts the owner back at its share.
+        self._release(owner)
+        if not self._hand(conn):
+            self._idle.append(conn)
 
-    def _replace(self, conn: asyncpg.Connection) -> None:
+    def _hand(self, conn: asyncpg.Connection) -> bool:
+        """Give `conn` to the first waiting read whose owner is below its share, if any."""
+        waiting = self._waiting
+        i = 0
+        while i < len(waiting):
+            owner, waiter = waiting[i]
+            if waiter.done():  # cancelled while waiting
+                del waiting[i]
+            elif self._at_share(owner):
+                i += 1  # keeps its place until its owner gives a connection back
+            else:
+                del waiting[i]
+                self._hold(owner)
+                waiter.set_result(conn)
+                return True
+        return False
+
+    def _replace(self, conn: asyncpg.Connection, owner: str | None = None) -> None:
         self._live -= 1
         task = asyncio.get_running_loop().create_task(self._close_and_reopen(conn))
         self._opening.add(task)
         task.add_done_callback(self._opening.discard)
+        # No connection comes back with this one's owner dropping below its share: its
+        # reads that were skipped may take an idle one now rather than wait for another.
+        if self._release(owner) and self._idle:
+            self._serve_idle()
 
     async def _close_and_reopen(self, conn: asyncpg.Connection) -> None:
         # A graceful close waits for Postgres to acknowledge the cancelled query (asyncpg
@@ -162,7 +219,7 @@ class ReadConnections:
 
     def _fail_waiting(self, error: BaseException) -> None:
         while self._waiting:
-            waiter = self._waiting.popleft()
+            _, waiter = self._waiting.popleft()
             if not waiter.done():
                 waiter.set_exception(error)
 

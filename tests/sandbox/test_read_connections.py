@@ -209,3 +209,167 @@ async def test_one_owner_holds_at_most_its_share_of_the_connections(pg_dsn: str)
         assert finished == ["b", "a1", "a2"]
     finally:
         await reads.close()
+
+
+# Reads held up until the test lets them go: they take, shared, an advisory lock the
+# test holds exclusively.
+_GATE = 73_471_901
+_GATED = f"SELECT pg_advisory_xact_lock_shared({_GATE}), pg_backend_pid()"
+
+
+async def _close_gate(admin: asyncpg.Connection) -> None:
+    await admin.execute("SELECT pg_advisory_lock($1)", _GATE)
+
+
+async def _open_gate(admin: asyncpg.Connection) -> None:
+    await admin.execute("SELECT pg_advisory_unlock($1)", _GATE)
+
+
+async def _until_at_gate(admin: asyncpg.Connection, n: int) -> list[int]:
+    """The backends of the `n` reads waiting at the gate, once there are that many."""
+    for _ in range(200):
+        pids = await admin.fetch(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND NOT granted", _GATE)
+        if len(pids) == n:
+            return [row[0] for row in pids]
+        await asyncio.sleep(0.05)
+    pytest.fail(f"{len(pids)} reads at the gate, not {n}")
+
+
+async def _cancelled(task: asyncio.Future[object]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def _stranded(reads: ReadConnections) -> bool:
+    """Whether a connection sits idle while a waiting read could have it."""
+    return bool(reads._idle) and any(not waiter.done() and not reads._at_share(owner)
+                                     for owner, waiter in reads._waiting)
+
+
+def _most_at_once(spans: list[tuple[object, object]]) -> int:
+    """How many of the (start, end) spans overlap at most at one instant."""
+    return max(sum(1 for start, end in spans if start <= at < end) for at, _ in spans)
+
+
+async def test_an_owner_at_its_share_leaves_the_other_connections_to_other_owners(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=3)  # a share of 2
+    await reads.open()
+    timed = "SELECT clock_timestamp(), pg_sleep(0.1), clock_timestamp()"
+
+    async def read(owner: str) -> tuple[str, object, object]:
+        row = await reads.fetchrow(timed, owner=owner)
+        assert row is not None
+        return owner, row[0], row[2]  # when Postgres started and ended the statement
+
+    try:
+        # b's reads queue behind a's, and are served by the connection a may not have.
+        done = await asyncio.gather(*(read("prj_a") for _ in range(6)), *(read("prj_b") for _ in range(3)))
+        assert _most_at_once([(start, end) for owner, start, end in done if owner == "prj_a"]) == 2
+        assert _most_at_once([(start, end) for _, start, end in done]) == 3  # b read beside a's two
+        assert reads._held == {}
+    finally:
+        await reads.close()
+
+
+async def test_a_read_skipped_for_its_owners_share_runs_once_that_owners_read_ends(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=2)  # a share of 1
+    await reads.open()
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await _close_gate(admin)
+        first = asyncio.ensure_future(reads.fetchrow(_GATED, owner="prj_a"))
+        await _until_at_gate(admin, 1)
+        second = asyncio.ensure_future(reads.fetchrow("SELECT 'a again'", owner="prj_a"))
+        assert (await asyncio.wait_for(reads.fetchrow("SELECT 'b'", owner="prj_b"), 10))[0] == "b"
+        assert not second.done()  # skipped: a holds its share, the idle connection is b's to take
+        assert not _stranded(reads)
+        await _open_gate(admin)
+        await asyncio.wait_for(first, 10)
+        assert (await asyncio.wait_for(second, 10))[0] == "a again"
+        assert not _stranded(reads) and not reads._waiting
+        assert reads._held == {}
+    finally:
+        await admin.close()
+        await reads.close()
+
+
+async def test_a_read_skipped_for_its_owners_share_takes_the_idle_connection_when_that_owners_read_breaks(
+    pg_dsn: str,
+) -> None:
+    reads = ReadConnections(pg_dsn, size=2)  # a share of 1
+    await reads.open()
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        before = await _backends(reads, 2)
+        await _close_gate(admin)
+        first = asyncio.ensure_future(reads.fetchrow(_GATED, owner="prj_a"))
+        [broken] = await _until_at_gate(admin, 1)
+        second = asyncio.ensure_future(reads.fetchrow("SELECT pg_backend_pid()", owner="prj_a"))
+        await asyncio.sleep(0.05)
+        assert not second.done()
+        await _cancelled(first)  # its connection is replaced; the other one sits idle
+        assert not _stranded(reads)
+        # Served on the idle connection at once, not on the replacement opened later.
+        assert (await asyncio.wait_for(second, 10))[0] == next(iter(before - {broken}))
+        assert reads._held == {}
+    finally:
+        await admin.close()
+        await reads.close()
+
+
+async def test_cancelled_waiting_reads_leak_no_connection_and_no_share(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=3)  # a share of 2
+    await reads.open()
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        await _close_gate(admin)
+        running = [asyncio.ensure_future(reads.fetchrow(_GATED, owner=owner)) for owner in ("prj_a", "prj_a", "prj_b")]
+        await _until_at_gate(admin, 3)
+        given_up = [asyncio.ensure_future(reads.fetchrow(_GATED, owner=owner)) for owner in ("prj_a", "prj_b", None)]
+        await asyncio.sleep(0.05)  # they queue: a at its share, no connection free
+        assert reads._held == {"prj_a": 2, "prj_b": 1}
+        for task in given_up:
+            await _cancelled(task)
+        await _open_gate(admin)
+        await asyncio.wait_for(asyncio.gather(*running), 10)
+        assert reads._held == {}
+
+        await _close_gate(admin)  # every connection, at once, by three owners
+        spread = [asyncio.ensure_future(reads.fetchrow(_GATED, owner=owner)) for owner in ("prj_a", "prj_b", "prj_c")]
+        assert len(set(await _until_at_gate(admin, 3))) == 3
+        await _open_gate(admin)
+        await asyncio.wait_for(asyncio.gather(*spread), 10)
+
+        await _close_gate(admin)  # a's full share, at once
+        full = [asyncio.ensure_future(reads.fetchrow(_GATED, owner="prj_a")) for _ in range(2)]
+        await _until_at_gate(admin, 2)
+        await _open_gate(admin)
+        await asyncio.wait_for(asyncio.gather(*full), 10)
+        assert reads._held == {} and not _stranded(reads)
+    finally:
+        await admin.close()
+        await reads.close()
+
+
+async def test_the_owners_counts_are_dropped_when_their_reads_end(pg_dsn: str) -> None:
+    reads = ReadConnections(pg_dsn, size=2)
+    await reads.open()
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        owners = [f"prj_{i}" for i in range(10)]
+        await asyncio.gather(*(reads.fetchrow("SELECT pg_sleep(0.01)", owner=owner) for owner in owners * 3))
+        with pytest.raises(asyncpg.UndefinedTableError):
+            await reads.fetchrow("SELECT * FROM no_such_table", owner="prj_error")
+        await _close_gate(admin)
+        cancelled = asyncio.ensure_future(reads.fetchrow(_GATED, owner="prj_cancelled"))
+        await _until_at_gate(admin, 1)
+        assert reads._held == {"prj_cancelled": 1}
+        await _cancelled(cancelled)
+        assert reads._held == {}
+        assert (await asyncio.wait_for(reads.fetchrow("SELECT 1", owner="prj_0"), 10))[0] == 1
+        assert reads._held == {} and not reads._waiting
+    finally:
+        await admin.close()
+        await reads.close()
