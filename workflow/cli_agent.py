@@ -67,10 +67,14 @@ def act(
 def submit(
     run: Annotated[str, typer.Argument(help="The run id.")],
     output: Annotated[str, typer.Argument(help="The step's output as a JSON object; '-' reads stdin, @FILE a file.")],
+    step: Annotated[str | None, typer.Option(
+        help="The step the output is for (as `step` shows it, e.g. site~2). A retried submit of a step "
+             "already finished shows the next step with a note instead of checking the output against "
+             "it; an output for a step the run has not reached is refused (exit 2).")] = None,
 ) -> None:
     """Hand in the current step's output; the engine validates, verifies and commits it."""
     value = _json_object(output, "the output")
-    view = _with_desk(lambda desk: desk.submit(run, value))
+    view = _with_desk(lambda desk: desk.submit(run, value, step=step))
     _print(view)
     if not view.get("ok"):
         raise typer.Exit(1)

@@ -107,13 +107,24 @@ class Desk:
                 raise DeskError(f"step {step.id} has no action {name!r}; its actions are: {_names(step)}")
             return self._call(run, settings, step, instance, name, args)
 
-    def submit(self, run_id: str, output: dict[str, Any]) -> dict[str, Any]:
-        """Hand in the current step's output; the engine checks and commits it, and moves on."""
-        run, settings = self._run(run_id, acting=True)
-        step, instance = _locate(run)
-        agent = OutsideAgent(submitted={instance: self._secrets(run, step, instance).fill(output)})
+    def submit(self, run_id: str, output: dict[str, Any], *, step: str | None = None) -> dict[str, Any]:
+        """Hand in the current step's output; the engine checks and commits it, and moves on.
+
+        `step` names the step instance the output is for (as the view's `step.instance` shows
+        it). A submit retried after its answer was lost then gets the next step, with a note
+        that this step was already finished, rather than its output checked against the next
+        step; an output for a step the run has not reached is refused.
+        """
+        run, settings = self._run(run_id)
+        current, instance = _locate(run)
+        if step is not None and (step != instance or run.status == "done"):
+            return self._elsewhere(run.run_id, StepId(step))
+        _check_acting(run, settings)
+        agent = OutsideAgent(submitted={instance: self._secrets(run, current, instance).fill(output)})
         told: list[str] = []
         self._advance(self._runner(agent, told), run.run_id, settings)
+        if instance in agent.submitted:  # never offered: an earlier submit had committed the step
+            return self._already_finished(run.run_id, instance)
         if agent.refusal is not None:
             return {**self.current(run_id), "ok": False, "error": redact_text(agent.refusal)}
         return {**self.current(run_id), "ok": True, "told_user": told}
@@ -210,6 +221,20 @@ class Desk:
             raise
         except Exception as error:
             raise DeskError(redact_text(f"the run stopped: {error}; fix the cause and submit again")) from None
+
+    def _elsewhere(self, run_id: RunId, meant: StepId) -> dict[str, Any]:
+        """The answer to an output for step `meant` while the run is not at it."""
+        if step_finished(self.store, run_id, meant):
+            return self._already_finished(run_id, meant)
+        run = self.store.get_run(run_id)
+        where = "the run is done" if run.status == "done" else f"the run is at step {run.current_step}"
+        raise DeskError(f"this output is for step {meant}, but {where}; see that step with: appwright step {run_id}")
+
+    def _already_finished(self, run_id: RunId, step: StepId) -> dict[str, Any]:
+        """A retried submit: the step was committed before, so the run has moved on without this output."""
+        note = (f"step {step} was already finished (its output was committed by an earlier submit); "
+                "this output was not used")
+        return {**self.current(run_id), "ok": True, "told_user": [], "note": note}
 
     def _finished(self, run: Run) -> bool:
         """Whether the run's current step is already finished while the run has not moved on."""
@@ -342,8 +367,9 @@ def _pending(questions: list[dict[str, Any]]) -> tuple[int, str] | None:
 def _next(run: Run, question: tuple[int, str] | None) -> str:
     if question is not None:
         return f"the run waits for the user's answer to: {question[1]} — ask them, then answer(run, text)"
+    step = run.current_step or "plan"
     return ("call the step's actions (call_action / appwright act RUN NAME JSON), then hand in its output "
-            "(complete_step / appwright submit RUN JSON)")
+            f"(complete_step with step {step!r} / appwright submit RUN JSON --step {step})")
 
 
 def _done(store: MemoryStore, run: Run) -> dict[str, Any]:

@@ -125,6 +125,11 @@ def create_server(desk: Desk) -> MCPServer:
         run: Run,
         output: Annotated[dict[str, Any], Field(
             description="The step's output, following current_step's output_schema.")],
+        step: Annotated[str | None, Field(
+            description="The step instance the output is for (current_step's step.instance). Pass it: "
+                        "a complete_step retried after its answer was lost then gets the next step, with "
+                        "a note that this one was already finished, instead of having its output checked "
+                        "against the next step.")] = None,
     ) -> View:
         """Hand in the current step's output; the engine validates it, verifies it against the backend, commits it.
 
@@ -132,7 +137,7 @@ def create_server(desk: Desk) -> MCPServer:
         step (as current_step shows it), or status "done" when the app is live. ok false: error
         says exactly what is wrong; the step stays, so fix it and complete_step again.
         """
-        return await call(partial(desk.submit, run, output))
+        return await call(partial(desk.submit, run, output, step=step))
 
     @server.tool()
     async def answer(

@@ -18,7 +18,7 @@ from appwright.workflow.blueprint_agent import plan_from_blueprint
 class Verbs(Protocol):
     def current(self, run_id: str) -> dict[str, Any]: ...
     def act(self, run_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]: ...
-    def submit(self, run_id: str, output: dict[str, Any]) -> dict[str, Any]: ...
+    def submit(self, run_id: str, output: dict[str, Any], *, step: str | None = None) -> dict[str, Any]: ...
     def answer(self, run_id: str, text: str) -> dict[str, Any]: ...
 
 
@@ -30,7 +30,7 @@ def drive(verbs: Verbs, run_id: str, bp: Blueprint, *, until: str | None = None,
             return view
         step = view["step"]["id"]
         output = STEP_OUTPUTS[step](verbs, run_id, view, bp)
-        view = verbs.submit(run_id, output)
+        view = verbs.submit(run_id, output, step=view["step"]["instance"])
         assert view["ok"], view.get("error")
     raise AssertionError(f"the run did not finish in {max_steps} steps: {view}")
 

@@ -13,7 +13,8 @@ trap 'rm -rf "$HOME_OUT"' EXIT
 
 act() { local args=${2:-}; "$aw" act "$run" "$1" "${args:-"{}"}" | jq '.result'; }
 view() { "$aw" step "$run" --json; }
-submit() { "$aw" submit "$run" "$1" >/dev/null; }
+# Each output names the step it is for, as an agent that may retry a submit should.
+submit() { "$aw" submit "$run" "$1" --step "$(view | jq -r .step.instance)" >/dev/null; }
 
 "$aw" start --blueprint "$blueprint" --run-id "$run" >/dev/null
 spec=$(view | jq '.context.request.spec')

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from appwright.memory import EventKind, MemoryStore
+from appwright.memory import EventKind, MemoryStore, RunBusy
 from appwright.workflow.blueprint import load_blueprint
+from appwright.workflow.blueprint_agent import plan_from_blueprint
 from appwright.workflow.desk import Desk, DeskError
 from appwright.workflow.runner import RunSettings
 
 from buildkit import fetch_site
-from outside_script import drive
+from outside_script import STEP_OUTPUTS, drive
 
 
 @pytest.fixture
@@ -107,3 +109,75 @@ def test_an_outside_agent_never_sees_a_key_and_hands_them_in_as_tokens(desk: Des
     assert facts["service_key"].startswith("eyJ") and facts["anon_key"].startswith("eyJ")
     shown = json.dumps([view, desk.log(run_id), drive(desk, run_id, bp, until="site")])
     assert facts["service_key"] not in shown and facts["anon_key"] not in shown
+
+
+def _step_events(desk: Desk, run_id: str, step: str) -> list[EventKind]:
+    return [e.kind for e in desk.store.events(run_id, step)]
+
+
+def test_a_retried_submit_naming_a_finished_step_moves_on_with_a_note_and_leaves_the_next_step_alone(
+    desk: Desk, api: str,
+) -> None:
+    bp = load_blueprint("todo")
+    run_id = desk.start(RunSettings(blueprint="todo", api=api))["run_id"]
+    drive(desk, run_id, bp, until="provision")
+
+    again = desk.submit(run_id, plan_from_blueprint(bp), step="plan")
+
+    assert again["ok"] and again["step"]["instance"] == "provision" and again["told_user"] == []
+    assert again["note"] == ("step plan was already finished (its output was committed by an earlier submit); "
+                             "this output was not used")
+    assert EventKind.VALIDATION_FAILED not in _step_events(desk, run_id, "provision")
+    assert _step_events(desk, run_id, "plan").count(EventKind.STEP_FINISHED) == 1
+
+
+def test_a_submit_naming_a_step_the_run_has_not_reached_is_refused(desk: Desk, api: str) -> None:
+    run_id = desk.start(RunSettings(blueprint="todo", api=api))["run_id"]
+
+    with pytest.raises(DeskError, match=r"^this output is for step deploy, but the run is at step plan; "
+                                        r"see that step with: appwright step "):
+        desk.submit(run_id, {"deployment_id": "x", "site_url": "y"}, step="deploy")
+
+    assert _step_events(desk, run_id, "deploy") == []
+    assert EventKind.VALIDATION_FAILED not in _step_events(desk, run_id, "plan")
+
+
+def test_the_last_submit_retried_after_the_run_is_done_shows_the_done_run(desk: Desk, api: str) -> None:
+    bp = load_blueprint("todo")
+    run_id = desk.start(RunSettings(blueprint="todo", api=api))["run_id"]
+    assert drive(desk, run_id, bp)["status"] == "done"
+
+    again = desk.submit(run_id, {"feedback": "fine", "feedback_sent": True}, step="feedback")
+
+    assert again["ok"] and again["status"] == "done" and "step feedback was already finished" in again["note"]
+    with pytest.raises(DeskError, match="is done; nothing to act on"):  # without a step: as before
+        desk.submit(run_id, {"feedback": "fine", "feedback_sent": True})
+
+
+def test_two_desks_racing_to_submit_one_step_commit_it_once(tmp_path: Path, api: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPWRIGHT_WALLET", str(tmp_path / "wallet.json"))
+    bp = load_blueprint("todo")
+    desks = [Desk(store=MemoryStore(tmp_path / "appwright.db"), sandbox_dir=tmp_path / "sandbox", owner=f"desk-{i}")
+             for i in range(2)]
+    run_id = desks[0].start(RunSettings(blueprint="todo", api=api))["run_id"]
+    drive(desks[0], run_id, bp, until="plan")
+    output = STEP_OUTPUTS["plan"](desks[0], run_id, desks[0].current(run_id), bp)
+
+    def submit(desk: Desk) -> str:
+        try:
+            view = desk.submit(run_id, output, step="plan")
+        except RunBusy:  # the other desk holds the run: exit 3 on the CLI
+            return "busy"
+        assert view["ok"] and view["step"]["instance"] == "provision", view
+        return "ok, not used" if "note" in view else "ok"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(submit, desks))
+    for desk in desks:
+        desk.close()
+
+    assert outcomes in (["busy", "ok"], ["ok", "ok, not used"])
+    store = MemoryStore(tmp_path / "appwright.db")
+    assert [e.kind for e in store.events(run_id, "plan")].count(EventKind.STEP_FINISHED) == 1
+    assert EventKind.VALIDATION_FAILED not in [e.kind for e in store.events(run_id, "provision")]

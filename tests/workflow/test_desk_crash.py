@@ -96,6 +96,7 @@ def test_a_submit_killed_after_the_commit_then_submitted_again_moves_on(tmp_path
     view = _ok(kit, "submit", run_id, f"@{output}")
 
     assert view["ok"] and view["step"]["instance"] == "create_tables", view
+    assert view["note"].startswith("step provision was already finished"), view
     assert kit.charges() == [PAID["create_project"]]
 
 

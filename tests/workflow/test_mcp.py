@@ -55,8 +55,8 @@ class McpVerbs:
     def act(self, run_id: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
         return self.tool("call_action", run=run_id, name=name, args=args)
 
-    def submit(self, run_id: str, output: dict[str, Any]) -> dict[str, Any]:
-        return self.tool("complete_step", run=run_id, output=output)
+    def submit(self, run_id: str, output: dict[str, Any], *, step: str | None = None) -> dict[str, Any]:
+        return self.tool("complete_step", run=run_id, output=output, **({"step": step} if step else {}))
 
     def answer(self, run_id: str, text: str) -> dict[str, Any]:
         return self.tool("answer", run=run_id, text=text)
@@ -110,6 +110,8 @@ def test_refusals_come_back_as_tool_errors_with_the_desks_message(verbs: McpVerb
         verbs.current("nope")
     with pytest.raises(ToolFailed, match="not waiting for an answer"):
         verbs.answer(run_id, "yes")
+    with pytest.raises(ToolFailed, match=r"^this output is for step deploy, but the run is at step plan"):
+        verbs.submit(run_id, {}, step="deploy")
     with pytest.raises(ToolFailed, match="say what to build"):
         verbs.tool("start_build")
     assert verbs.current(run_id)["status"] == "acting"  # a refusal leaves the run as it was
