@@ -41,8 +41,7 @@ def one_run(data_dir: Path, workdir: Path, code: str, seconds: int) -> dict:
         took = time.monotonic() - started
     finally:
         c.stop_process(proc)
-    if result["non_2xx"]:
-        raise RuntimeError(f"{result['non_2xx']} answers were not 200: the run does not measure reads")
+    rt.require_reads(result)
     return {"req_per_s": round(result["req_per_s"]),
             "sandbox_us_per_request": round(cpu_s / (result["req_per_s"] * took) * 1e6, 1)}
 

@@ -11,8 +11,8 @@ The request:
     GET /rest/v1/items?select=id,title,done&done=eq.false&order=id.desc&limit=10
 
 The run is three rounds (`--rounds`), each with a new project (a tier's API-call
-quota would run out; a round with any answer but 200 stops the run): in each, the REST load, then pgbench on the
-one statement the sandbox sends from 8 and from 32 clients; a round's ratio is its REST
+quota would run out; a round with any answer but 200 stops the run): in each, the
+REST load, then pgbench on the one statement the sandbox sends from 8 and from 32 clients; a round's ratio is its REST
 rate over its faster pgbench run, and the verdict is the median round's (the machine's
 speed drifts: runs a minute apart differed by a quarter). With `--floor`, each round
 also loads `bench/rest_floor_server.py`, the least Python a one-worker server can spend
@@ -409,6 +409,14 @@ def start_floor(data_dir: Path, project: dict) -> tuple[subprocess.Popen[bytes],
     return proc, f"http://127.0.0.1:{port}"
 
 
+def require_reads(result: dict) -> dict:
+    """`result` of a load, if every answer was a 200; a tier's API-call quota running out
+    turns reads into fast 402s, which are not a read's rate."""
+    if result["non_2xx"]:
+        raise RuntimeError(f"{result['non_2xx']} REST answers were not 200: the run does not measure reads")
+    return result
+
+
 def one_round(data_dir: Path, project: dict, api: str, sandbox: int, workdir: Path, floor: str | None,
               floor_pid: int | None) -> dict:
     """One REST run (and one floor run), then the one statement from 8 and from 32 pgbench clients."""
@@ -416,9 +424,7 @@ def one_round(data_dir: Path, project: dict, api: str, sandbox: int, workdir: Pa
     out: dict = {}
     out["rest"], out["rest_cpu"] = with_cpu(lambda: load(api, key, DURATION_S, workdir),
                                             postmaster=postmaster, sandbox=sandbox)
-    if out["rest"]["non_2xx"]:
-        # A tier's API-call quota running out turns reads into fast 402s: not a read's rate.
-        raise RuntimeError(f"{out['rest']['non_2xx']} REST answers were not 200: the round does not measure reads")
+    require_reads(out["rest"])
     if floor:
         out["floor"], out["floor_cpu"] = with_cpu(lambda: load(floor, key, DURATION_S, workdir),
                                                   postmaster=postmaster, sandbox=floor_pid)
@@ -467,13 +473,13 @@ def main() -> None:
         if args.floor:
             floor_proc, floor = start_floor(data_dir, project)
             load(floor, key, 2, workdir)
-        rounds = [one_round(data_dir, project, api, proc.pid, workdir, floor, floor_proc and floor_proc.pid)]
-        for _ in range(args.rounds - 1):
-            # A new project each round: one project's API-call quota (prototype tier: 500,000)
-            # does not last many rounds at this rate.
-            fresh = asyncio.run(prepare(api, c.pg_dsn(data_dir)))
-            load(api, fresh["anon_key"], 2, workdir)
-            rounds.append(one_round(data_dir, fresh, api, proc.pid, workdir, floor, floor_proc and floor_proc.pid))
+        rounds = []
+        for n in range(args.rounds):
+            if n:  # a new project each round: one's API-call quota (prototype: 500,000) lasts few rounds
+                project = asyncio.run(prepare(api, c.pg_dsn(data_dir)))
+                key = project["anon_key"]
+                load(api, key, 2, workdir)  # its warm-up
+            rounds.append(one_round(data_dir, project, api, proc.pid, workdir, floor, floor_proc and floor_proc.pid))
         prepared = run_pgbench(data_dir, sql_for(project, compound=False), workdir, "prepared")
         simple = run_pgbench(data_dir, sql_for(project, compound=True), workdir, "simple")
         prof = profile(proc.pid, api, key, find_py_spy(args.py_spy), workdir) if args.profile else None

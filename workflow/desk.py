@@ -118,7 +118,7 @@ class Desk:
         run, settings = self._run(run_id)
         current, instance = _locate(run)
         if step is not None and (step != instance or run.status == "done"):
-            return self._elsewhere(run.run_id, StepId(step))
+            return self._elsewhere(run, StepId(step))
         _check_acting(run, settings)
         agent = OutsideAgent(submitted={instance: self._secrets(run, current, instance).fill(output)})
         told: list[str] = []
@@ -222,13 +222,13 @@ class Desk:
         except Exception as error:
             raise DeskError(redact_text(f"the run stopped: {error}; fix the cause and submit again")) from None
 
-    def _elsewhere(self, run_id: RunId, meant: StepId) -> dict[str, Any]:
+    def _elsewhere(self, run: Run, meant: StepId) -> dict[str, Any]:
         """The answer to an output for step `meant` while the run is not at it."""
-        if step_finished(self.store, run_id, meant):
-            return self._already_finished(run_id, meant)
-        run = self.store.get_run(run_id)
+        if step_finished(self.store, run.run_id, meant):
+            return self._already_finished(run.run_id, meant)
         where = "the run is done" if run.status == "done" else f"the run is at step {run.current_step}"
-        raise DeskError(f"this output is for step {meant}, but {where}; see that step with: appwright step {run_id}")
+        raise DeskError(f"this output is for step {meant}, but {where}; "
+                        f"see that step with: appwright step {run.run_id}")
 
     def _already_finished(self, run_id: RunId, step: StepId) -> dict[str, Any]:
         """A retried submit: the step was committed before, so the run has moved on without this output."""
@@ -367,7 +367,7 @@ def _pending(questions: list[dict[str, Any]]) -> tuple[int, str] | None:
 def _next(run: Run, question: tuple[int, str] | None) -> str:
     if question is not None:
         return f"the run waits for the user's answer to: {question[1]} — ask them, then answer(run, text)"
-    step = run.current_step or "plan"
+    _, step = _locate(run)
     return ("call the step's actions (call_action / appwright act RUN NAME JSON), then hand in its output "
             f"(complete_step with step {step!r} / appwright submit RUN JSON --step {step})")
 

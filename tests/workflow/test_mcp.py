@@ -56,7 +56,7 @@ class McpVerbs:
         return self.tool("call_action", run=run_id, name=name, args=args)
 
     def submit(self, run_id: str, output: dict[str, Any], *, step: str | None = None) -> dict[str, Any]:
-        return self.tool("complete_step", run=run_id, output=output, **({"step": step} if step else {}))
+        return self.tool("complete_step", run=run_id, output=output, step=step)
 
     def answer(self, run_id: str, text: str) -> dict[str, Any]:
         return self.tool("answer", run=run_id, text=text)
